@@ -1,0 +1,15 @@
+module github.com/gatehouse-dev/gatehouse/demo
+
+go 1.22.0
+
+require (
+	github.com/gatehouse-dev/gatehouse v0.0.0
+	github.com/mitchellh/mapstructure v1.5.0
+	github.com/traefik/paerser v0.2.2
+	github.com/traefik/yaegi v0.16.1
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+
+replace github.com/gatehouse-dev/gatehouse => ../

@@ -1,0 +1,183 @@
+package policy
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/matcher"
+	"github.com/gatehouse-dev/gatehouse/tokens"
+)
+
+// Decision is the outcome of one authorization question. Reason explains it for audit logs and
+// tests; it never goes to the client.
+type Decision struct {
+	Allow      bool
+	Status     int    // 0 on allow, 403 on deny
+	Route      string // the matched route declaration
+	Permission string // the permission the route requires ("authenticated" for any valid token)
+	Reason     string
+	Org        string // the org the decision was taken in
+}
+
+// Options are the policy switches of one middleware.
+type Options struct {
+	TrustTokenPermissions bool // permissions carried in the token count (in the token's own org)
+}
+
+// Decide answers whether id may perform the request that matched route and addresses target.
+// p may be nil (no policy document): then only token permissions can grant.
+func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, target Target) Decision {
+	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403}
+	org := id.Org
+	if target.Guarded {
+		switch {
+		case target.Org == "":
+			d.Reason = "the request names no org"
+			return d
+		case !memberOf(id, target.Org):
+			d.Reason = "token of org " + strconv.Quote(id.Org) + " addresses org " + strconv.Quote(target.Org)
+			return d
+		}
+		org = target.Org
+	}
+	d.Org = org
+	if route.Requirement == matcher.Authenticated {
+		return allow(d, "any valid token")
+	}
+	perm := route.Requirement
+	if opts.TrustTokenPermissions && org == id.Org && has(id.Permissions, perm) {
+		return allow(d, "token grants "+strconv.Quote(perm))
+	}
+	if p == nil {
+		d.Reason = "token does not carry " + strconv.Quote(perm)
+		return d
+	}
+	roles := tokenRoles(id, org)
+	for _, r := range roles {
+		if p.roles[r][perm] {
+			return allow(d, "role "+strconv.Quote(r)+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
+		}
+	}
+	for _, a := range id.Assignments {
+		if a.Org == org && p.roles[a.Role][perm] && scopeStrings(a.Scope, target.Resource) {
+			return allow(d, "token assignment of role "+strconv.Quote(a.Role)+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
+		}
+	}
+	for _, g := range p.grants[id.Subject+"\x00"+org] {
+		if g.perms[perm] && covers(g.scopes, target.Resource) {
+			return allow(d, "policy assignment of role "+strconv.Quote(g.role)+" to "+strconv.Quote(id.Subject)+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
+		}
+	}
+	d.Reason = lacks(p, id, roles, org, perm)
+	return d
+}
+
+func allow(d Decision, reason string) Decision {
+	d.Allow, d.Status, d.Reason = true, 0, reason
+	return d
+}
+
+// memberOf reports whether the token belongs to org: its org claim, or an org it carries roles for.
+func memberOf(id *tokens.Identity, org string) bool {
+	if org == id.Org {
+		return true
+	}
+	_, ok := id.OrgRoles[org]
+	return ok
+}
+
+// tokenRoles returns the token's roles that count in org.
+func tokenRoles(id *tokens.Identity, org string) []string {
+	extra := id.OrgRoles[org]
+	if org != id.Org {
+		return extra
+	}
+	if len(extra) == 0 {
+		return id.Roles
+	}
+	return tokens.SortedSet(append(append([]string{}, id.Roles...), extra...))
+}
+
+func lacks(p *Policy, id *tokens.Identity, roles []string, org, perm string) string {
+	var held []string
+	for _, r := range roles {
+		held = append(held, strconv.Quote(r))
+	}
+	for _, g := range p.grants[id.Subject+"\x00"+org] {
+		held = append(held, strconv.Quote(g.role)+scopeNote(g.scopes))
+	}
+	for _, a := range id.Assignments {
+		if a.Org == org {
+			held = append(held, strconv.Quote(a.Role)+" (token assignment)")
+		}
+	}
+	switch len(held) {
+	case 0:
+		return "subject " + strconv.Quote(id.Subject) + " has no role in org " + strconv.Quote(org) + " granting " + strconv.Quote(perm)
+	case 1:
+		return "role " + held[0] + " in org " + strconv.Quote(org) + " lacks " + strconv.Quote(perm)
+	}
+	return "roles " + strings.Join(held, ", ") + " in org " + strconv.Quote(org) + " lack " + strconv.Quote(perm)
+}
+
+func scopeNote(scopes [][]string) string {
+	if scopes == nil {
+		return ""
+	}
+	var parts []string
+	for _, s := range scopes {
+		parts = append(parts, "/"+strings.Join(s, "/"))
+	}
+	return " (scoped to " + strings.Join(parts, ", ") + ")"
+}
+
+// scopeStrings applies a token-carried scope list, given as paths.
+func scopeStrings(scopes []string, resource []string) bool {
+	if len(scopes) == 0 {
+		return true
+	}
+	for _, s := range scopes {
+		segs, err := ParseScope(s)
+		if err == nil && inside(segs, resource) {
+			return true
+		}
+	}
+	return false
+}
+
+func has(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Grants returns the roles and permissions id holds in org for the resource, sorted and
+// deduplicated, for the identity headers.
+func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (roles, perms []string) {
+	roles = append(roles, tokenRoles(id, org)...)
+	if opts.TrustTokenPermissions && org == id.Org {
+		perms = append(perms, id.Permissions...)
+	}
+	if p == nil {
+		return tokens.SortedSet(roles), tokens.SortedSet(perms)
+	}
+	for _, a := range id.Assignments {
+		if a.Org == org && scopeStrings(a.Scope, resource) {
+			roles = append(roles, a.Role)
+		}
+	}
+	for _, g := range p.grants[id.Subject+"\x00"+org] {
+		if covers(g.scopes, resource) {
+			roles = append(roles, g.role)
+		}
+	}
+	for _, r := range roles {
+		for perm := range p.roles[r] {
+			perms = append(perms, perm)
+		}
+	}
+	return tokens.SortedSet(roles), tokens.SortedSet(perms)
+}

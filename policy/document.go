@@ -1,0 +1,181 @@
+// Package policy decides whether a verified identity may perform a request: roles map to
+// permissions, role assignments are org-scoped and may be limited to resource subtrees, and the
+// tenant guard keeps every token inside its own org. A compiled Policy is immutable and safe for
+// concurrent use; decisions are values (Decision), never errors.
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Policy is a compiled policy document.
+type Policy struct {
+	permissions map[string]bool
+	roles       map[string]map[string]bool
+	grants      map[string][]grant // subject + "\x00" + org → server-side assignments
+}
+
+// grant is one server-side role assignment.
+type grant struct {
+	role   string
+	perms  map[string]bool
+	scopes [][]string // nil: the whole org
+}
+
+type document struct {
+	Permissions []string             `yaml:"permissions"`
+	Roles       map[string][]string  `yaml:"roles"`
+	Assignments []assignmentDocument `yaml:"assignments"`
+}
+
+type assignmentDocument struct {
+	Subject string      `yaml:"subject"`
+	Org     string      `yaml:"org"`
+	Role    string      `yaml:"role"`
+	Scope   interface{} `yaml:"scope"`
+}
+
+// Parse compiles a policy document. It reports every problem at once, joined by newlines, each
+// with its location (`roles.viewer[1]: unknown permission "workflows:raed"`).
+func Parse(data []byte) (*Policy, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, errors.New("policy: malformed YAML: " + err.Error())
+	}
+	if dup := duplicateRole(&root); dup != "" {
+		return nil, errors.New("policy: duplicate role " + strconv.Quote(dup) + ": each role is declared once")
+	}
+	var doc document
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		return nil, errors.New("policy: malformed YAML: " + err.Error())
+	}
+	p := &Policy{permissions: map[string]bool{}, roles: map[string]map[string]bool{}, grants: map[string][]grant{}}
+	var problems []string
+	problems = p.addPermissions(doc.Permissions, problems)
+	problems = p.addRoles(doc.Roles, problems)
+	problems = p.addAssignments(doc.Assignments, problems)
+	if len(problems) > 0 {
+		return nil, errors.New("policy: " + strings.Join(problems, "\npolicy: "))
+	}
+	return p, nil
+}
+
+func duplicateRole(root *yaml.Node) string {
+	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
+		return ""
+	}
+	top := root.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		if top[i].Value != "roles" || top[i+1].Kind != yaml.MappingNode {
+			continue
+		}
+		seen := map[string]bool{}
+		roles := top[i+1].Content
+		for j := 0; j+1 < len(roles); j += 2 {
+			if seen[roles[j].Value] {
+				return roles[j].Value
+			}
+			seen[roles[j].Value] = true
+		}
+	}
+	return ""
+}
+
+func (p *Policy) addPermissions(list []string, problems []string) []string {
+	for i, perm := range list {
+		where := "permissions[" + strconv.Itoa(i) + "] " + strconv.Quote(perm)
+		switch {
+		case strings.Contains(perm, "*"):
+			problems = append(problems, where+": wildcard permissions are not allowed: list each permission (least privilege)")
+		case !validName(perm) || perm == "public" || perm == "authenticated" || perm == "deny":
+			problems = append(problems, where+": not a valid permission name (no spaces, commas or control characters; public, authenticated and deny are reserved)")
+		case p.permissions[perm]:
+			problems = append(problems, where+": duplicate permission")
+		default:
+			p.permissions[perm] = true
+		}
+	}
+	return problems
+}
+
+func (p *Policy) addRoles(roles map[string][]string, problems []string) []string {
+	names := make([]string, 0, len(roles))
+	for name := range roles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !validName(name) || strings.Contains(name, "*") {
+			problems = append(problems, "roles."+name+": not a valid role name")
+			continue
+		}
+		perms := map[string]bool{}
+		for i, perm := range roles[name] {
+			where := "roles." + name + "[" + strconv.Itoa(i) + "] " + strconv.Quote(perm)
+			switch {
+			case strings.Contains(perm, "*"):
+				problems = append(problems, where+": wildcard permissions are not allowed: list each permission the role needs (least privilege)")
+			case roles[perm] != nil && !p.permissions[perm]:
+				problems = append(problems, where+": roles cannot contain roles: list the permissions of "+strconv.Quote(perm)+" the role needs (least privilege)")
+			case !p.permissions[perm]:
+				problems = append(problems, where+": unknown permission: declare it under permissions")
+			default:
+				perms[perm] = true
+			}
+		}
+		p.roles[name] = perms
+	}
+	return problems
+}
+
+func (p *Policy) addAssignments(list []assignmentDocument, problems []string) []string {
+	for i, a := range list {
+		where := "assignments[" + strconv.Itoa(i) + "]"
+		scopes, err := parseScopes(a.Scope)
+		switch {
+		case a.Subject == "" || a.Org == "" || a.Role == "":
+			problems = append(problems, where+": subject, org and role are required")
+		case p.roles[a.Role] == nil:
+			problems = append(problems, where+": unknown role "+strconv.Quote(a.Role))
+		case err != nil:
+			problems = append(problems, where+": "+err.Error())
+		default:
+			key := a.Subject + "\x00" + a.Org
+			p.grants[key] = append(p.grants[key], grant{role: a.Role, perms: p.roles[a.Role], scopes: scopes})
+		}
+	}
+	return problems
+}
+
+// HasPermission reports whether perm is declared.
+func (p *Policy) HasPermission(perm string) bool { return p.permissions[perm] }
+
+// Roles returns the declared role names, sorted.
+func (p *Policy) Roles() []string {
+	out := make([]string, 0, len(p.roles))
+	for r := range p.roles {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func validName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == ',' || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}

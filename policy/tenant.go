@@ -1,0 +1,113 @@
+package policy
+
+import (
+	"errors"
+	"net/http"
+	"net/textproto"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/matcher"
+)
+
+// Tenant says where a request's org comes from. The token's org must equal it exactly.
+type Tenant struct {
+	mode   string // "path", "host", "header" or "none"
+	param  string // path mode: the wildcard name
+	prefix string // host mode: the host template before and after {org}
+	suffix string
+	header string // header mode: canonical header name
+}
+
+// ParseTenant parses "path:org" (the default), "host:{org}.api.example.com", "header:X-Org-Id" or "none".
+func ParseTenant(s string) (*Tenant, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		s = "path:org"
+	}
+	if s == "none" {
+		return &Tenant{mode: "none"}, nil
+	}
+	mode, arg, _ := strings.Cut(s, ":")
+	arg = strings.TrimSpace(arg)
+	switch strings.ToLower(strings.TrimSpace(mode)) {
+	case "path":
+		if arg == "" || strings.ContainsAny(arg, "{}/ ") {
+			return nil, errors.New("tenant: path mode wants a wildcard name, as in path:org")
+		}
+		return &Tenant{mode: "path", param: arg}, nil
+	case "host":
+		pre, suf, ok := strings.Cut(strings.ToLower(arg), "{org}")
+		if !ok || strings.Contains(suf, "{org}") || strings.ContainsAny(pre+suf, "/: ") {
+			return nil, errors.New("tenant: host mode wants a host template with one {org}, as in host:{org}.api.example.com")
+		}
+		return &Tenant{mode: "host", prefix: pre, suffix: suf}, nil
+	case "header":
+		if arg == "" || strings.ContainsAny(arg, " :") {
+			return nil, errors.New("tenant: header mode wants a header name, as in header:X-Org-Id")
+		}
+		return &Tenant{mode: "header", header: textproto.CanonicalMIMEHeaderKey(arg)}, nil
+	}
+	return nil, errors.New("tenant: want path:NAME, host:TEMPLATE, header:NAME or none")
+}
+
+// Mode returns "path", "host", "header" or "none".
+func (t *Tenant) Mode() string { return t.mode }
+
+// Param returns the path wildcard that names the org (path mode).
+func (t *Tenant) Param() string { return t.param }
+
+// Target is what a request addresses: its org (when the request names one) and the resource path
+// that scoped assignments are matched against.
+type Target struct {
+	Guarded  bool     // the request names an org, which the token must belong to
+	Org      string   // the org the request names ("" when it names none, or a malformed one)
+	Resource []string // resource path segments: the path after the org segment (path mode) or the whole path
+}
+
+// Locate finds the request's org and resource path. segs are the request path segments and vals
+// the route's wildcard values (from matcher.Table.Match).
+func (t *Tenant) Locate(req *http.Request, route *matcher.Route, segs, vals []string) Target {
+	res := segs
+	if n := len(res); n > 0 && res[n-1] == "" {
+		res = res[:n-1]
+	}
+	switch t.mode {
+	case "path":
+		i := route.SegmentIndex(t.param)
+		if i < 0 {
+			return Target{Resource: res}
+		}
+		if i+1 <= len(res) {
+			res = res[i+1:]
+		} else {
+			res = nil
+		}
+		return Target{Guarded: true, Org: route.Param(t.param, vals), Resource: res}
+	case "host":
+		return Target{Guarded: true, Org: t.hostOrg(req.Host), Resource: res}
+	case "header":
+		v := req.Header[t.header]
+		org := ""
+		if len(v) == 1 {
+			org = strings.TrimSpace(v[0])
+		}
+		return Target{Guarded: true, Org: org, Resource: res}
+	}
+	return Target{Resource: res}
+}
+
+func (t *Tenant) hostOrg(host string) string {
+	host = strings.ToLower(host)
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
+		host = host[:i]
+	}
+	host = strings.TrimSuffix(host, ".")
+	if len(host) <= len(t.prefix)+len(t.suffix) || !strings.HasPrefix(host, t.prefix) || !strings.HasSuffix(host, t.suffix) {
+		return ""
+	}
+	org := host[len(t.prefix) : len(host)-len(t.suffix)]
+	if strings.Contains(org, ".") {
+		return ""
+	}
+	return org
+}

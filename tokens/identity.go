@@ -1,0 +1,229 @@
+package tokens
+
+import (
+	"sort"
+	"strings"
+)
+
+// ClaimNames say where identity lives in the claims. Dotted names reach nested objects
+// ("realm_access.roles"). An empty name selects the default fallbacks documented on each field.
+type ClaimNames struct {
+	Subject     string // default "sub"
+	Org         string // default "org_id"
+	Roles       string // default "roles", then "role"
+	Permissions string // default "permissions", then space-separated "scope", then "scp"
+	OrgRoles    string // default "org_roles": an object mapping org → roles
+	Assignments string // default "assignments": a list of {role, org, scope} objects
+}
+
+// Identity is what a verified token says about its bearer. It is immutable and shared by every
+// request that presents the same token.
+type Identity struct {
+	Subject     string
+	Org         string
+	Roles       []string            // sorted, deduplicated
+	Permissions []string            // sorted, deduplicated
+	OrgRoles    map[string][]string // org → roles, from the org-roles claim
+	Assignments []Assignment        // token-carried scoped role assignments
+	Expires     int64               // exp, Unix seconds
+	NotBefore   int64               // max(nbf, iat), Unix seconds; 0 if neither
+	Claims      map[string]interface{}
+
+	key *Key
+}
+
+// Assignment is a role granted in an org, optionally only below resource scopes.
+type Assignment struct {
+	Role  string
+	Org   string
+	Scope []string
+}
+
+func (n ClaimNames) identity(c map[string]interface{}) (*Identity, error) {
+	id := &Identity{Claims: c}
+	id.Expires, _ = numericDate(c, "exp")
+	nbf, _ := numericDate(c, "nbf")
+	iat, _ := numericDate(c, "iat")
+	if iat > nbf {
+		nbf = iat
+	}
+	id.NotBefore = nbf
+	ok := true
+	var good bool
+	id.Subject, good = stringClaim(c, pick(n.Subject, "sub"))
+	ok = ok && good
+	id.Org, good = stringClaim(c, pick(n.Org, "org_id"))
+	ok = ok && good
+	if n.Roles != "" {
+		id.Roles, good = listClaim(lookup(c, n.Roles), ",")
+	} else if r := lookup(c, "roles"); r != nil {
+		id.Roles, good = listClaim(r, ",")
+	} else {
+		id.Roles, good = listClaim(lookup(c, "role"), ",")
+	}
+	ok = ok && good
+	id.Permissions, good = n.permissions(c)
+	ok = ok && good
+	id.OrgRoles, good = orgRoles(lookup(c, pick(n.OrgRoles, "org_roles")))
+	ok = ok && good
+	id.Assignments, good = assignments(lookup(c, pick(n.Assignments, "assignments")))
+	if !ok || !good {
+		return nil, ErrClaimValue
+	}
+	return id, nil
+}
+
+func (n ClaimNames) permissions(c map[string]interface{}) ([]string, bool) {
+	if n.Permissions != "" {
+		return listClaim(lookup(c, n.Permissions), " ")
+	}
+	if p := lookup(c, "permissions"); p != nil {
+		return listClaim(p, ",")
+	}
+	if s := lookup(c, "scope"); s != nil {
+		return listClaim(s, " ")
+	}
+	return listClaim(lookup(c, "scp"), " ")
+}
+
+func pick(name, def string) string {
+	if name == "" {
+		return def
+	}
+	return name
+}
+
+// lookup follows a dotted path through nested objects. An exact top-level key wins, so that
+// claims such as "https://example.com/roles" stay reachable.
+func lookup(c map[string]interface{}, path string) interface{} {
+	if v, ok := c[path]; ok {
+		return v
+	}
+	var cur interface{} = c
+	for _, part := range strings.Split(path, ".") {
+		m, ok := cur.(map[string]interface{})
+		if !ok {
+			return nil
+		}
+		cur = m[part]
+	}
+	return cur
+}
+
+func stringClaim(c map[string]interface{}, path string) (string, bool) {
+	switch v := lookup(c, path).(type) {
+	case nil:
+		return "", true
+	case string:
+		return v, safeValue(v, false)
+	}
+	return "", false
+}
+
+// listClaim reads an array of strings, or a string split on sep. Elements must be safe header
+// values without commas (identity headers are comma-separated).
+func listClaim(raw interface{}, sep string) ([]string, bool) {
+	var out []string
+	switch v := raw.(type) {
+	case nil:
+		return nil, true
+	case string:
+		if sep == " " {
+			out = strings.Fields(v)
+		} else {
+			for _, p := range strings.Split(v, sep) {
+				if p = strings.TrimSpace(p); p != "" {
+					out = append(out, p)
+				}
+			}
+		}
+	case []interface{}:
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+	default:
+		return nil, false
+	}
+	for _, s := range out {
+		if !safeValue(s, true) {
+			return nil, false
+		}
+	}
+	return SortedSet(out), true
+}
+
+func orgRoles(raw interface{}) (map[string][]string, bool) {
+	if raw == nil {
+		return nil, true
+	}
+	m, ok := raw.(map[string]interface{})
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string][]string, len(m))
+	for org, roles := range m {
+		list, ok := listClaim(roles, ",")
+		if !ok || !safeValue(org, true) {
+			return nil, false
+		}
+		out[org] = list
+	}
+	return out, true
+}
+
+func assignments(raw interface{}) ([]Assignment, bool) {
+	if raw == nil {
+		return nil, true
+	}
+	list, ok := raw.([]interface{})
+	if !ok {
+		return nil, false
+	}
+	var out []Assignment
+	for _, e := range list {
+		m, ok := e.(map[string]interface{})
+		if !ok {
+			return nil, false
+		}
+		role, ok1 := m["role"].(string)
+		org, ok2 := m["org"].(string)
+		scope, ok3 := listClaim(m["scope"], ",")
+		if !ok1 || !ok2 || !ok3 || !safeValue(role, true) || !safeValue(org, true) {
+			return nil, false
+		}
+		out = append(out, Assignment{Role: role, Org: org, Scope: scope})
+	}
+	return out, true
+}
+
+// safeValue rejects C0 controls and DEL (header injection), and commas in list elements.
+func safeValue(s string, listElement bool) bool {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if b < 0x20 || b == 0x7f || (listElement && b == ',') {
+			return false
+		}
+	}
+	return true
+}
+
+// SortedSet returns the sorted, deduplicated elements of list.
+func SortedSet(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	cp := make([]string, len(list))
+	copy(cp, list)
+	sort.Strings(cp)
+	out := cp[:1]
+	for _, s := range cp[1:] {
+		if s != out[len(out)-1] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,147 @@
+package tokens
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+)
+
+// jwk holds the members of a JSON Web Key (RFC 7517 §4) that Gatehouse reads.
+type jwk struct {
+	Kty    string   `json:"kty"`
+	Kid    string   `json:"kid"`
+	Use    string   `json:"use"`
+	Alg    string   `json:"alg"`
+	KeyOps []string `json:"key_ops"`
+	Crv    string   `json:"crv"`
+	N      string   `json:"n"`
+	E      string   `json:"e"`
+	X      string   `json:"x"`
+	Y      string   `json:"y"`
+}
+
+type jwkSet struct {
+	Keys []json.RawMessage `json:"keys"`
+}
+
+// ParseJWKS parses a JWK Set (RFC 7517 §5) into verification keys. Keys that are not for
+// signatures, of an unsupported type, malformed or too small are skipped; symmetric ("oct") keys are
+// never taken from a JWKS. previous maps fingerprints of the keys currently held to their *Key, so
+// that an unchanged key keeps its identity (and the tokens it verified stay cached).
+// It returns the keys and the fingerprint of each.
+func ParseJWKS(body []byte, previous map[string]*Key) ([]*Key, []string, error) {
+	var set jwkSet
+	if err := json.Unmarshal(body, &set); err != nil {
+		return nil, nil, errors.New("JWKS is not valid JSON: " + err.Error())
+	}
+	var keys []*Key
+	var prints []string
+	for _, raw := range set.Keys {
+		var j jwk
+		if json.Unmarshal(raw, &j) != nil {
+			continue
+		}
+		fp := j.Kty + "|" + j.Kid + "|" + j.Alg + "|" + j.Crv + "|" + j.N + "|" + j.E + "|" + j.X + "|" + j.Y
+		if k := previous[fp]; k != nil {
+			keys, prints = append(keys, k), append(prints, fp)
+			continue
+		}
+		k, err := keyFromJWK(&j)
+		if err != nil {
+			continue
+		}
+		keys, prints = append(keys, k), append(prints, fp)
+	}
+	if len(keys) == 0 {
+		return nil, nil, errors.New("JWKS holds no usable signature key")
+	}
+	return keys, prints, nil
+}
+
+func keyFromJWK(j *jwk) (*Key, error) {
+	if j.Use != "" && j.Use != "sig" {
+		return nil, errors.New("not a signature key")
+	}
+	if len(j.KeyOps) > 0 && !contains(j.KeyOps, "verify") {
+		return nil, errors.New("key_ops does not allow verify")
+	}
+	if j.Alg != "" && !KnownAlgorithm(j.Alg) {
+		return nil, errors.New("unsupported alg")
+	}
+	var k *Key
+	var err error
+	switch j.Kty {
+	case "RSA":
+		k, err = rsaFromJWK(j)
+	case "EC":
+		k, err = ecFromJWK(j)
+	case "OKP":
+		k, err = okpFromJWK(j)
+	default:
+		return nil, errors.New("unsupported kty")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j.Alg != "" && algFamily[j.Alg] != k.Family {
+		return nil, errors.New("alg does not match key type")
+	}
+	k.ID, k.Alg = j.Kid, j.Alg
+	return k, nil
+}
+
+func b64(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+
+func rsaFromJWK(j *jwk) (*Key, error) {
+	n, err1 := b64(j.N)
+	e, err2 := b64(j.E)
+	if err1 != nil || err2 != nil || len(n) == 0 || len(e) == 0 || len(e) > 4 {
+		return nil, errors.New("malformed RSA key")
+	}
+	exp := new(big.Int).SetBytes(e)
+	if exp.Int64() < 3 || exp.Bit(0) == 0 {
+		return nil, errors.New("bad RSA exponent")
+	}
+	return publicKey(&rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(exp.Int64())})
+}
+
+func ecFromJWK(j *jwk) (*Key, error) {
+	var curve elliptic.Curve
+	switch j.Crv {
+	case "P-256":
+		curve = elliptic.P256()
+	case "P-384":
+		curve = elliptic.P384()
+	case "P-521":
+		curve = elliptic.P521()
+	default:
+		return nil, errors.New("unsupported curve")
+	}
+	size := (curve.Params().BitSize + 7) / 8
+	x, err1 := b64(j.X)
+	y, err2 := b64(j.Y)
+	if err1 != nil || err2 != nil || len(x) != size || len(y) != size {
+		return nil, errors.New("malformed EC key")
+	}
+	pub := &ecdsa.PublicKey{Curve: curve, X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}
+	if !curve.IsOnCurve(pub.X, pub.Y) {
+		return nil, errors.New("EC point not on curve")
+	}
+	return publicKey(pub)
+}
+
+func okpFromJWK(j *jwk) (*Key, error) {
+	if j.Crv != "Ed25519" {
+		return nil, errors.New("unsupported OKP curve")
+	}
+	x, err := b64(j.X)
+	if err != nil || len(x) != ed25519.PublicKeySize {
+		return nil, errors.New("malformed Ed25519 key")
+	}
+	return publicKey(ed25519.PublicKey(x))
+}

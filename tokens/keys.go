@@ -1,0 +1,207 @@
+package tokens
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"strings"
+	"sync/atomic"
+)
+
+// Key families. A key only ever verifies algorithms of its own family: an RSA public key is never
+// used as an HMAC secret (the classic RS256→HS256 confusion).
+const (
+	FamilyHMAC = "HMAC"
+	FamilyRSA  = "RSA"
+	FamilyEC   = "EC"
+	FamilyOKP  = "OKP"
+)
+
+// MinSecretBytes is the minimum HMAC secret length (RFC 7518 §3.2: at least the hash size).
+const MinSecretBytes = 32
+
+// MinRSABits is the minimum RSA modulus size accepted from configuration or a JWKS.
+const MinRSABits = 2048
+
+// algFamily maps every supported JWS algorithm to the key family that may verify it.
+var algFamily = map[string]string{
+	"HS256": FamilyHMAC, "HS384": FamilyHMAC, "HS512": FamilyHMAC,
+	"RS256": FamilyRSA, "RS384": FamilyRSA, "RS512": FamilyRSA,
+	"PS256": FamilyRSA, "PS384": FamilyRSA, "PS512": FamilyRSA,
+	"ES256": FamilyEC, "ES384": FamilyEC, "ES512": FamilyEC,
+	"EdDSA": FamilyOKP,
+}
+
+// algCurve binds the ECDSA algorithms to their curve (RFC 7518 §3.4) and EdDSA to Ed25519.
+var algCurve = map[string]string{"ES256": "P-256", "ES384": "P-384", "ES512": "P-521", "EdDSA": "Ed25519"}
+
+// familyAlgs lists the default algorithms of each family, in a stable order.
+var familyAlgs = map[string][]string{
+	FamilyHMAC: {"HS256", "HS384", "HS512"},
+	FamilyRSA:  {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512"},
+	FamilyEC:   {"ES256", "ES384", "ES512"},
+	FamilyOKP:  {"EdDSA"},
+}
+
+// Key is one trusted verification key. Keys are immutable once built, except for the retired flag
+// that a JWKS refresh sets when the key leaves its set.
+type Key struct {
+	ID     string      // kid; empty for static keys without one
+	Alg    string      // when set (JWKS "alg"), the only algorithm this key verifies
+	Family string      // FamilyHMAC, FamilyRSA, FamilyEC or FamilyOKP
+	Curve  string      // P-256, P-384, P-521 or Ed25519
+	Public interface{} // []byte, *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
+
+	retired int32
+}
+
+// Accepts reports whether k may verify a token signed with alg.
+func (k *Key) Accepts(alg string) bool {
+	if k.Family != algFamily[alg] || (k.Alg != "" && k.Alg != alg) {
+		return false
+	}
+	c := algCurve[alg]
+	return c == "" || c == k.Curve
+}
+
+// Retired reports whether the key has left its key set; tokens it signed must be verified again.
+func (k *Key) Retired() bool { return atomic.LoadInt32(&k.retired) != 0 }
+
+func (k *Key) retire() { atomic.StoreInt32(&k.retired, 1) }
+
+// KnownAlgorithm reports whether alg is a supported JWS algorithm ("none" never is).
+func KnownAlgorithm(alg string) bool { return algFamily[alg] != "" }
+
+// AlgorithmFamily returns the key family of alg, or "".
+func AlgorithmFamily(alg string) string { return algFamily[alg] }
+
+// DefaultAlgorithms returns the algorithms of the given key families, in a stable order.
+func DefaultAlgorithms(families []string) []string {
+	var out []string
+	for _, f := range []string{FamilyHMAC, FamilyRSA, FamilyEC, FamilyOKP} {
+		if contains(families, f) {
+			out = append(out, familyAlgs[f]...)
+		}
+	}
+	return out
+}
+
+// SecretKey builds an HMAC key from secret, which must be at least MinSecretBytes long.
+func SecretKey(secret []byte) (*Key, error) {
+	if len(secret) < MinSecretBytes {
+		return nil, errors.New("HMAC secret must be at least 32 bytes")
+	}
+	return &Key{Family: FamilyHMAC, Public: secret}, nil
+}
+
+// ReadSecretFile reads an HMAC secret from path; one trailing newline is dropped.
+func ReadSecretFile(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	return []byte(s), nil
+}
+
+// ParsePEMKeys parses one configuration entry: inline PEM (public keys, PKCS#1 RSA public keys or
+// certificates) or the path of a file holding them. Private keys are refused.
+func ParsePEMKeys(entry string) ([]*Key, error) {
+	data := []byte(entry)
+	if !strings.Contains(entry, "-----BEGIN") {
+		b, err := os.ReadFile(strings.TrimSpace(entry))
+		if err != nil {
+			return nil, errors.New("not inline PEM and not a readable file: " + err.Error())
+		}
+		data = b
+	}
+	var keys []*Key
+	for {
+		block, rest := pem.Decode(data)
+		if block == nil {
+			break
+		}
+		data = rest
+		k, err := keyFromPEMBlock(block)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("not a PEM public key or certificate")
+	}
+	return keys, nil
+}
+
+func keyFromPEMBlock(block *pem.Block) (*Key, error) {
+	var pub interface{}
+	var err error
+	switch block.Type {
+	case "PUBLIC KEY":
+		pub, err = x509.ParsePKIXPublicKey(block.Bytes)
+	case "RSA PUBLIC KEY":
+		pub, err = x509.ParsePKCS1PublicKey(block.Bytes)
+	case "CERTIFICATE":
+		var cert *x509.Certificate
+		cert, err = x509.ParseCertificate(block.Bytes)
+		if err == nil {
+			pub = cert.PublicKey
+		}
+	default:
+		if strings.Contains(block.Type, "PRIVATE") {
+			return nil, errors.New("is a private key (" + block.Type + "): configure the public key only")
+		}
+		return nil, errors.New("unsupported PEM block " + block.Type)
+	}
+	if err != nil {
+		return nil, errors.New("not a PEM public key: " + err.Error())
+	}
+	return publicKey(pub)
+}
+
+// publicKey wraps a parsed public key, checking its size.
+func publicKey(pub interface{}) (*Key, error) {
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() < MinRSABits {
+			return nil, errors.New("RSA key shorter than 2048 bits")
+		}
+		return &Key{Family: FamilyRSA, Public: k}, nil
+	case *ecdsa.PublicKey:
+		name := curveName(k.Curve)
+		if name == "" {
+			return nil, errors.New("unsupported EC curve")
+		}
+		return &Key{Family: FamilyEC, Curve: name, Public: k}, nil
+	case ed25519.PublicKey:
+		return &Key{Family: FamilyOKP, Curve: "Ed25519", Public: k}, nil
+	}
+	return nil, errors.New("unsupported public key type")
+}
+
+func curveName(c elliptic.Curve) string {
+	switch c {
+	case elliptic.P256():
+		return "P-256"
+	case elliptic.P384():
+		return "P-384"
+	case elliptic.P521():
+		return "P-521"
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

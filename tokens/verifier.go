@@ -1,0 +1,276 @@
+package tokens
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// MaxTokenSize is the largest token parsed; larger ones are rejected before any decoding.
+const MaxTokenSize = 8 << 10
+
+// maxNumericDate bounds exp/nbf/iat (year ~318857): larger values are malformed, not "forever".
+const maxNumericDate = 1e13
+
+// Options configure a Verifier. All slices are read-only after NewVerifier.
+type Options struct {
+	Issuers        []string              // trusted iss values; empty: iss not checked
+	Audiences      []string              // aud must contain one; empty: aud not checked
+	Algorithms     []string              // allowlist, validated by the caller
+	Leeway         time.Duration         // clock skew for exp, nbf and iat (whole seconds)
+	RequireTyp     string                // e.g. "at+jwt" (RFC 9068 §4); empty: typ not checked
+	Static         []*Key                // keys from configuration
+	Remote         []*RemoteSet          // used for every issuer when RemoteByIssuer is empty
+	RemoteByIssuer map[string]*RemoteSet // OIDC discovery: the key set of each issuer
+	Claims         ClaimNames            // how identity is read from claims
+	CacheSize      int                   // verified-token cache bound; 0 disables the cache
+	Now            func() time.Time      // clock; time.Now when nil
+}
+
+// Verifier verifies compact JWS tokens and maps them to identities. It is safe for concurrent use.
+type Verifier struct {
+	opts    Options
+	methods map[string]jwt.SigningMethod
+	issuers map[string]bool
+	leeway  int64
+	typ     string
+	cache   *Cache
+	now     func() time.Time
+}
+
+// NewVerifier builds a verifier. opts must have been validated (known algorithms, at least one key source).
+func NewVerifier(opts Options) *Verifier {
+	v := &Verifier{opts: opts, methods: map[string]jwt.SigningMethod{}, issuers: map[string]bool{}, now: opts.Now}
+	for _, alg := range opts.Algorithms {
+		v.methods[alg] = jwt.GetSigningMethod(alg)
+	}
+	for _, iss := range opts.Issuers {
+		v.issuers[iss] = true
+	}
+	v.leeway = int64(opts.Leeway / time.Second)
+	v.typ = normalizeTyp(opts.RequireTyp)
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if opts.CacheSize > 0 {
+		v.cache = NewCache(opts.CacheSize)
+	}
+	return v
+}
+
+// Verify checks token and returns the identity it carries. Errors are the sentinels of errors.go.
+// A verified token is cached; a cache hit re-checks exp/nbf against the clock and the key's presence.
+func (v *Verifier) Verify(token string) (*Identity, error) {
+	if len(token) > MaxTokenSize {
+		return nil, ErrTooLarge
+	}
+	now := v.now()
+	if v.cache != nil {
+		if id := v.cache.Get(token, now.Unix(), v.leeway); id != nil {
+			return id, nil
+		}
+	}
+	claims, key, err := v.VerifyClaims(token, now)
+	if err != nil {
+		return nil, err
+	}
+	id, err := v.opts.Claims.identity(claims)
+	if err != nil {
+		return nil, err
+	}
+	id.key = key
+	if v.cache != nil {
+		v.cache.Put(token, id)
+	}
+	return id, nil
+}
+
+// VerifyClaims runs the verification pipeline (size, structure, header, key, signature, registered
+// claims) and returns the verified claims and the key that verified them.
+func (v *Verifier) VerifyClaims(token string, now time.Time) (map[string]interface{}, *Key, error) {
+	if len(token) > MaxTokenSize {
+		return nil, nil, ErrTooLarge
+	}
+	dot1 := strings.IndexByte(token, '.')
+	dot2 := strings.LastIndexByte(token, '.')
+	if dot1 < 0 || dot1 == dot2 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
+		return nil, nil, ErrMalformed
+	}
+	var header map[string]interface{}
+	if !decodeJSON(token[:dot1], &header) {
+		return nil, nil, ErrMalformed
+	}
+	alg, err := v.checkHeader(header)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot2+1:])
+	if err != nil {
+		return nil, nil, ErrMalformed
+	}
+	var claims map[string]interface{}
+	if !decodeJSON(token[dot1+1:dot2], &claims) {
+		return nil, nil, ErrMalformed
+	}
+	keys, err := v.candidates(header, alg, claims, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	key := v.verifySignature(token[:dot2], sig, alg, keys)
+	if key == nil {
+		return nil, nil, ErrSignature
+	}
+	if err := v.checkClaims(claims, now.Unix()); err != nil {
+		return nil, nil, err
+	}
+	return claims, key, nil
+}
+
+func decodeJSON(segment string, into *map[string]interface{}) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(segment)
+	if err != nil {
+		return false
+	}
+	return json.Unmarshal(raw, into) == nil && *into != nil
+}
+
+// checkHeader enforces the JOSE header rules and returns alg.
+func (v *Verifier) checkHeader(h map[string]interface{}) (string, error) {
+	alg, _ := h["alg"].(string)
+	if v.methods[alg] == nil {
+		return "", ErrAlgorithm
+	}
+	if _, ok := h["crit"]; ok {
+		return "", ErrCritical
+	}
+	if v.typ != "" {
+		typ, _ := h["typ"].(string)
+		if normalizeTyp(typ) != v.typ {
+			return "", ErrType
+		}
+	}
+	return alg, nil
+}
+
+// normalizeTyp applies RFC 7515 §4.1.9: media types compare case-insensitively and "application/" may be omitted.
+func normalizeTyp(t string) string {
+	t = strings.ToLower(t)
+	return strings.TrimPrefix(t, "application/")
+}
+
+// candidates returns the keys that may verify the token. jku, x5u, jwk and x5c are never used.
+func (v *Verifier) candidates(header map[string]interface{}, alg string, claims map[string]interface{}, now time.Time) ([]*Key, error) {
+	kid, _ := header["kid"].(string)
+	var out []*Key
+	for _, k := range v.opts.Static {
+		if k.Accepts(alg) && (kid == "" || k.ID == "" || k.ID == kid) {
+			out = append(out, k)
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	sets := v.opts.Remote
+	if v.opts.RemoteByIssuer != nil {
+		iss, _ := claims["iss"].(string)
+		set := v.opts.RemoteByIssuer[iss]
+		if set == nil {
+			return nil, ErrIssuer
+		}
+		sets = []*RemoteSet{set}
+	}
+	if len(sets) == 0 {
+		return nil, ErrUnknownKey
+	}
+	keys, err := sets[0].Candidates(kid, alg, now)
+	if err != nil {
+		return nil, err
+	}
+	return keys, nil
+}
+
+func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys []*Key) *Key {
+	method := v.methods[alg]
+	for _, k := range keys {
+		if method.Verify(signed, sig, k.Public) == nil {
+			return k
+		}
+	}
+	return nil
+}
+
+// checkClaims validates the registered claims (RFC 7519 §4.1) after the signature.
+func (v *Verifier) checkClaims(c map[string]interface{}, now int64) error {
+	exp, ok := numericDate(c, "exp")
+	if !ok {
+		return ErrMalformed
+	}
+	if exp == 0 {
+		return ErrMissingExp
+	}
+	if now >= exp+v.leeway {
+		return ErrExpired
+	}
+	nbf, ok := numericDate(c, "nbf")
+	if !ok {
+		return ErrMalformed
+	}
+	if nbf != 0 && now < nbf-v.leeway {
+		return ErrNotYetValid
+	}
+	iat, ok := numericDate(c, "iat")
+	if !ok {
+		return ErrMalformed
+	}
+	if iat != 0 && now < iat-v.leeway {
+		return ErrNotYetValid
+	}
+	if len(v.issuers) > 0 {
+		iss, _ := c["iss"].(string)
+		if !v.issuers[iss] {
+			return ErrIssuer
+		}
+	}
+	if len(v.opts.Audiences) > 0 && !v.audienceOK(c["aud"]) {
+		return ErrAudience
+	}
+	return nil
+}
+
+// numericDate reads a NumericDate claim as whole seconds (floor). Absent or 0 reads as 0.
+// A non-number or an absurdly large value is malformed.
+func numericDate(c map[string]interface{}, name string) (int64, bool) {
+	raw, present := c[name]
+	if !present {
+		return 0, true
+	}
+	f, ok := raw.(float64)
+	if !ok || math.Abs(f) > maxNumericDate {
+		return 0, false
+	}
+	return int64(math.Floor(f)), true
+}
+
+func (v *Verifier) audienceOK(aud interface{}) bool {
+	switch a := aud.(type) {
+	case string:
+		return a != "" && contains(v.opts.Audiences, a)
+	case []interface{}:
+		found := false
+		for _, e := range a {
+			s, ok := e.(string)
+			if !ok {
+				return false
+			}
+			if contains(v.opts.Audiences, s) {
+				found = true
+			}
+		}
+		return found
+	}
+	return false
+}
