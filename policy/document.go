@@ -7,6 +7,8 @@ package policy
 import (
 	"bytes"
 	"errors"
+	"io"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,19 +45,19 @@ type assignmentDocument struct {
 
 // Parse compiles a policy document. It reports every problem at once, joined by newlines, each
 // with its location (`roles.viewer[1]: unknown permission "workflows:raed"`).
-func Parse(data []byte) (*Policy, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, errors.New("policy: malformed YAML: " + err.Error())
-	}
-	if dup := duplicateRole(&root); dup != "" {
-		return nil, errors.New("policy: duplicate role " + strconv.Quote(dup) + ": each role is declared once")
-	}
+func Parse(data []byte) (pol *Policy, err error) {
+	defer func() {
+		// yaml.v3 reports syntax errors by panicking with its own error type and recovering it;
+		// under Yaegi that recovery fails and the panic escapes. Turn it back into an error.
+		if r := recover(); r != nil {
+			pol, err = nil, errors.New("policy: malformed YAML: "+panicMessage(r))
+		}
+	}()
 	var doc document
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		return nil, errors.New("policy: malformed YAML: " + err.Error())
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, errors.New("policy: " + describeYAMLError(err.Error()))
 	}
 	p := &Policy{permissions: map[string]bool{}, roles: map[string]map[string]bool{}, grants: map[string][]grant{}}
 	var problems []string
@@ -68,25 +70,42 @@ func Parse(data []byte) (*Policy, error) {
 	return p, nil
 }
 
-func duplicateRole(root *yaml.Node) string {
-	if len(root.Content) == 0 || root.Content[0].Kind != yaml.MappingNode {
-		return ""
+// documentKeys are the keys of the policy document's objects.
+var documentKeys = map[string]bool{"permissions": true, "roles": true, "assignments": true, "subject": true, "org": true, "role": true, "scope": true}
+
+// describeYAMLError names duplicate roles plainly; yaml.v3 reports them as duplicate mapping keys.
+func describeYAMLError(msg string) string {
+	const marker = "mapping key \""
+	i := strings.Index(msg, marker)
+	if i < 0 || !strings.Contains(msg, "already defined") {
+		return "malformed YAML: " + msg
 	}
-	top := root.Content[0].Content
-	for i := 0; i+1 < len(top); i += 2 {
-		if top[i].Value != "roles" || top[i+1].Kind != yaml.MappingNode {
-			continue
-		}
-		seen := map[string]bool{}
-		roles := top[i+1].Content
-		for j := 0; j+1 < len(roles); j += 2 {
-			if seen[roles[j].Value] {
-				return roles[j].Value
-			}
-			seen[roles[j].Value] = true
+	name := msg[i+len(marker):]
+	if j := strings.IndexByte(name, '"'); j >= 0 {
+		name = name[:j]
+	}
+	if documentKeys[name] {
+		return "duplicate key " + strconv.Quote(name) + ": " + msg
+	}
+	return "duplicate role " + strconv.Quote(name) + ": each role is declared once (" + msg + ")"
+}
+
+// panicMessage extracts the error a library panicked with, even when it is wrapped in an
+// interpreted struct (yaml.v3's yamlError) that Yaegi cannot type-assert.
+func panicMessage(r interface{}) string {
+	if e, ok := r.(error); ok {
+		return e.Error()
+	}
+	if s, ok := r.(string); ok {
+		return s
+	}
+	v := reflect.ValueOf(r)
+	if v.Kind() == reflect.Struct && v.NumField() > 0 && v.Field(0).CanInterface() {
+		if e, ok := v.Field(0).Interface().(error); ok {
+			return e.Error()
 		}
 	}
-	return ""
+	return "unreadable document"
 }
 
 func (p *Policy) addPermissions(list []string, problems []string) []string {
