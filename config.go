@@ -83,7 +83,8 @@ func closest(k string, known []string) string {
 	best, bestD := "", 3
 	for _, n := range known {
 		if d := editDistance(k, n); d < bestD {
-			best, bestD = n, d
+			best = n
+			bestD = d
 		}
 	}
 	return best

@@ -102,6 +102,9 @@ func (g *Gatehouse) evaluate(req *http.Request) *outcome {
 	pol := g.currentPolicy()
 	d := policy.Decide(pol, g.trust, id, route, target)
 	if !d.Allow {
+		if g.shadow {
+			g.setIdentity(req, pol, id, d.Org, target.Resource)
+		}
 		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: d.Reason, route: route, permission: d.Permission, id: id, org: d.Org}
 	}
 	g.setIdentity(req, pol, id, d.Org, target.Resource)

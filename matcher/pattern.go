@@ -108,7 +108,8 @@ func parsePath(p string) ([]segment, []string, error) {
 			if hasMore {
 				return nil, nil, errors.New("{$} must be the last segment")
 			}
-			return append(segs, segment{lit: ""}), params, nil
+			segs = append(segs, segment{lit: ""})
+			return segs, params, nil
 		}
 		seg, err := parseSegment(raw, !hasMore)
 		if err != nil {

@@ -73,7 +73,9 @@ func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, 
 }
 
 func allow(d Decision, reason string) Decision {
-	d.Allow, d.Status, d.Reason = true, 0, reason
+	d.Allow = true
+	d.Status = 0
+	d.Reason = reason
 	return d
 }
 

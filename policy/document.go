@@ -50,7 +50,8 @@ func Parse(data []byte) (pol *Policy, err error) {
 		// yaml.v3 reports syntax errors by panicking with its own error type and recovering it;
 		// under Yaegi that recovery fails and the panic escapes. Turn it back into an error.
 		if r := recover(); r != nil {
-			pol, err = nil, errors.New("policy: malformed YAML: "+panicMessage(r))
+			pol = nil
+			err = errors.New("policy: malformed YAML: " + panicMessage(r))
 		}
 	}()
 	var doc document

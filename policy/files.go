@@ -49,7 +49,8 @@ func SharedFile(path string, interval time.Duration) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.current, f.checkedAt = p, time.Now()
+	f.current = p
+	f.checkedAt = time.Now()
 	return f, nil
 }
 
@@ -59,7 +60,8 @@ func (f *File) Current(now time.Time) *Policy {
 	p := f.current
 	due := !f.checking && now.Sub(f.checkedAt) >= f.interval
 	if due {
-		f.checking, f.checkedAt = true, now
+		f.checking = true
+		f.checkedAt = now
 	}
 	f.mu.Unlock()
 	if !due {
@@ -68,9 +70,13 @@ func (f *File) Current(now time.Time) *Policy {
 	return f.reload(p)
 }
 
-func (f *File) reload(p *Policy) *Policy {
+func (f *File) reload(p *Policy) (current *Policy) {
+	current = p
 	defer func() {
-		recover()
+		if r := recover(); r != nil {
+			f.report("policy reload failed, keeping the last good policy: " + panicMessage(r))
+			current = p
+		}
 		f.mu.Lock()
 		f.checking = false
 		f.mu.Unlock()
@@ -94,7 +100,8 @@ func (f *File) reload(p *Policy) *Policy {
 		return p
 	}
 	f.mu.Lock()
-	f.current, f.lastErr = next, ""
+	f.current = next
+	f.lastErr = ""
 	f.mu.Unlock()
 	_, _ = os.Stderr.WriteString(`{"gatehouse":"policy","file":` + jsonQuote(f.path) + `,"event":"reloaded"}` + "\n")
 	return next
@@ -110,8 +117,10 @@ func (f *File) load() (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.size, f.modTime = fi.Size(), fi.ModTime()
-	return Parse(data)
+	f.size = fi.Size()
+	f.modTime = fi.ModTime()
+	p, err := Parse(data) // not "return Parse(data)": see yaegi.md
+	return p, err
 }
 
 func (f *File) report(msg string) {

@@ -16,7 +16,8 @@ type Source struct {
 // ParseSource parses "header:Authorization", "cookie:session" or "query:access_token".
 func ParseSource(s string) (Source, error) {
 	kind, name, ok := strings.Cut(strings.TrimSpace(s), ":")
-	kind, name = strings.ToLower(strings.TrimSpace(kind)), strings.TrimSpace(name)
+	kind = strings.ToLower(strings.TrimSpace(kind))
+	name = strings.TrimSpace(name)
 	if !ok || name == "" {
 		return Source{}, errors.New("want header:NAME, cookie:NAME or query:NAME")
 	}

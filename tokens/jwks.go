@@ -48,14 +48,16 @@ func ParseJWKS(body []byte, previous map[string]*Key) ([]*Key, []string, error) 
 		}
 		fp := j.Kty + "|" + j.Kid + "|" + j.Alg + "|" + j.Crv + "|" + j.N + "|" + j.E + "|" + j.X + "|" + j.Y
 		if k := previous[fp]; k != nil {
-			keys, prints = append(keys, k), append(prints, fp)
+			keys = append(keys, k)
+			prints = append(prints, fp)
 			continue
 		}
 		k, err := keyFromJWK(&j)
 		if err != nil {
 			continue
 		}
-		keys, prints = append(keys, k), append(prints, fp)
+		keys = append(keys, k)
+		prints = append(prints, fp)
 	}
 	if len(keys) == 0 {
 		return nil, nil, errors.New("JWKS holds no usable signature key")
@@ -91,7 +93,8 @@ func keyFromJWK(j *jwk) (*Key, error) {
 	if j.Alg != "" && algFamily[j.Alg] != k.Family {
 		return nil, errors.New("alg does not match key type")
 	}
-	k.ID, k.Alg = j.Kid, j.Alg
+	k.ID = j.Kid
+	k.Alg = j.Alg
 	return k, nil
 }
 

@@ -164,7 +164,8 @@ func (s *RemoteSet) refreshInBackground(now time.Time) {
 // begin must be called with mu held.
 func (s *RemoteSet) begin(now time.Time) chan struct{} {
 	ch := make(chan struct{})
-	s.fetching, s.attemptAt = ch, now
+	s.fetching = ch
+	s.attemptAt = now
 	s.fetches++
 	return ch
 }
@@ -210,7 +211,11 @@ func (s *RemoteSet) publish(keys []*Key, prints []string, err error) {
 			old.retire()
 		}
 	}
-	s.all, s.byKid, s.prints, s.fetchedAt, s.lastErr = keys, byKid, next, s.attemptAt, ""
+	s.all = keys
+	s.byKid = byKid
+	s.prints = next
+	s.fetchedAt = s.attemptAt
+	s.lastErr = ""
 }
 
 func (s *RemoteSet) download() ([]*Key, []string, error) {
