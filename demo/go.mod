@@ -1,8 +1,9 @@
 module github.com/gatehouse-dev/gatehouse/demo
 
-go 1.22.0
+go 1.25.0
 
 require (
+	github.com/MicahParks/keyfunc/v3 v3.9.1
 	github.com/gatehouse-dev/gatehouse v0.0.0
 	github.com/mitchellh/mapstructure v1.5.0
 	github.com/traefik/paerser v0.2.2
@@ -10,6 +11,10 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+require (
+	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	golang.org/x/time v0.15.0 // indirect
+)
 
 replace github.com/gatehouse-dev/gatehouse => ../
