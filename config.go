@@ -53,6 +53,10 @@ func build(c *Config, name string) (*Gatehouse, error) {
 		return nil, err
 	}
 	g.verifier = tokens.NewVerifier(opts)
+	g.leeway = int64(opts.Leeway / time.Second)
+	if len(g.sources) == 1 && g.sources[0].Kind == "header" && g.sources[0].Name == "Authorization" {
+		g.decisions = newDecisionCache(c.CacheSize)
+	}
 	return g, nil
 }
 
@@ -318,6 +322,10 @@ func buildPolicy(p *problems, g *Gatehouse, c *Config) {
 		p.add("tenant", err.Error())
 	}
 	g.tenant = tenant
+	if tenant != nil {
+		g.tenantByHost = tenant.Mode() == "host"
+		g.tenantHeader = tenant.Header()
+	}
 	reload := duration(p, "policyReload", c.PolicyReload, 2*time.Second)
 	switch {
 	case c.Policy != "" && c.PolicyFile != "":

@@ -25,6 +25,10 @@ type Gatehouse struct {
 	forwardToken bool
 	auditAllowed bool
 	shadow       bool
+	decisions    *decisionCache
+	tenantByHost bool   // the decision key must include the Host
+	tenantHeader string // the decision key must include this header (header tenant mode)
+	leeway       int64  // seconds
 
 	prefix       string // normalized identity header prefix ("x-auth-")
 	prefixFirst  byte
@@ -48,17 +52,10 @@ type outcome struct {
 	org        string
 }
 
-// authorize runs the pipeline and reports whether the request may go on to the backend. A panic
-// here is recovered and denied (500); panics of the backend itself are not ours to catch.
-func (g *Gatehouse) authorize(rw http.ResponseWriter, req *http.Request) (pass bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			pass = false
-			g.respond(rw, req, &outcome{status: 500, detail: "internal error", reason: "panic in gatehouse: " + panicText(r)})
-		}
-	}()
-	g.stripIdentity(req.Header)
-	o := g.evaluate(req)
+// authorize runs the whole pipeline (identity headers already stripped) and reports whether the
+// request may go on to the backend; on a denial it has written the response.
+func (g *Gatehouse) authorize(rw http.ResponseWriter, req *http.Request) bool {
+	o := g.evaluate(req, g.requestKey(req))
 	if o == nil {
 		return true
 	}
@@ -70,8 +67,14 @@ func (g *Gatehouse) authorize(rw http.ResponseWriter, req *http.Request) (pass b
 	return false
 }
 
+// fail answers a panic in Gatehouse with a 500: the request is never passed through.
+func (g *Gatehouse) fail(rw http.ResponseWriter, req *http.Request, r interface{}) {
+	g.respond(rw, req, &outcome{status: 500, detail: "internal error", reason: "panic in gatehouse: " + panicText(r)})
+}
+
 // evaluate returns nil to let the request through (identity headers already set), or the denial.
-func (g *Gatehouse) evaluate(req *http.Request) *outcome {
+// key is the request's decision-cache key ("" when it has none); an allow is stored under it.
+func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	if req.URL.Opaque != "" {
 		return &outcome{status: 400, detail: "unsafe path", reason: "opaque request URI"}
 	}
@@ -99,15 +102,23 @@ func (g *Gatehouse) evaluate(req *http.Request) *outcome {
 		return g.tokenDenial(err, route)
 	}
 	target := g.tenant.Locate(req, route, segs, vals)
-	pol := g.currentPolicy()
+	pol := g.currentPolicyAt(time.Now())
 	d := policy.Decide(pol, g.trust, id, route, target)
 	if !d.Allow {
 		if g.shadow {
-			g.setIdentity(req, pol, id, d.Org, target.Resource)
+			roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
+			g.setIdentity(req, &allowed{id: id, org: d.Org, roles: strings.Join(roles, ","), perms: strings.Join(perms, ",")})
 		}
 		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: d.Reason, route: route, permission: d.Permission, id: id, org: d.Org}
 	}
-	g.setIdentity(req, pol, id, d.Org, target.Resource)
+	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason}
+	roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
+	a.roles = strings.Join(roles, ",")
+	a.perms = strings.Join(perms, ",")
+	if key != "" && strings.HasSuffix(key, "\x00"+token) {
+		g.decisions.put(key, a)
+	}
+	g.setIdentity(req, a)
 	if !g.forwardToken {
 		tokens.Remove(req, g.sources)
 	}
@@ -125,43 +136,35 @@ func (g *Gatehouse) tokenDenial(err error, route *matcher.Route) *outcome {
 	return &outcome{status: 401, code: "invalid_token", detail: tokens.Category(err), reason: err.Error(), route: route}
 }
 
-func (g *Gatehouse) currentPolicy() *policy.Policy {
+func (g *Gatehouse) currentPolicyAt(now time.Time) *policy.Policy {
 	if g.policyFile != nil {
-		return g.policyFile.Current(time.Now())
+		return g.policyFile.Current(now)
 	}
 	return g.staticPolicy
 }
 
-// stripIdentity deletes every header whose name, lowercased with "_" and "." read as "-", starts
-// with the identity prefix: clients can neither set nor append identity.
-func (g *Gatehouse) stripIdentity(h http.Header) {
-	n := len(g.prefix)
-	for name := range h {
-		if len(name) >= n && name[0]|0x20 == g.prefixFirst && normalizeHeaderName(name[:n]) == g.prefix {
-			delete(h, name)
-		}
-	}
-}
-
+// Identity headers are stripped in ServeHTTP: every header whose name, lowercased with "_" and
+// "." read as "-", starts with the identity prefix is deleted, so clients can neither set nor
+// append identity.
 var headerNormalizer = strings.NewReplacer("_", "-", ".", "-")
 
 func normalizeHeaderName(s string) string {
 	return headerNormalizer.Replace(strings.ToLower(s))
 }
 
-func (g *Gatehouse) setIdentity(req *http.Request, pol *policy.Policy, id *tokens.Identity, org string, resource []string) {
-	roles, perms := policy.Grants(pol, g.trust, id, org, resource)
+// setIdentity sets the identity headers of an allow (the client's copies are already stripped).
+func (g *Gatehouse) setIdentity(req *http.Request, a *allowed) {
 	h := req.Header
-	if id.Subject != "" {
-		h[g.hSubject] = []string{id.Subject}
+	if a.id.Subject != "" {
+		h[g.hSubject] = []string{a.id.Subject}
 	}
-	if org != "" {
-		h[g.hOrg] = []string{org}
+	if a.org != "" {
+		h[g.hOrg] = []string{a.org}
 	}
-	if len(roles) > 0 {
-		h[g.hRoles] = []string{strings.Join(roles, ",")}
+	if a.roles != "" {
+		h[g.hRoles] = []string{a.roles}
 	}
-	if len(perms) > 0 {
-		h[g.hPermissions] = []string{strings.Join(perms, ",")}
+	if a.perms != "" {
+		h[g.hPermissions] = []string{a.perms}
 	}
 }

@@ -91,8 +91,29 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 
 // ServeHTTP authorizes the request and either forwards it with identity headers or answers the
 // denial itself. The backend is never called on a denial (except in shadow mode).
+//
+// The hot path is written flat on purpose: under Yaegi every call costs about a microsecond.
 func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	if g.authorize(rw, req) {
-		g.next.ServeHTTP(rw, req)
+	forwarded := false
+	defer func() {
+		// Recover only our own panics: once the request is forwarded, a panic belongs to the
+		// backend (http.ErrAbortHandler included) and must propagate.
+		if !forwarded {
+			if r := recover(); r != nil {
+				g.fail(rw, req, r)
+			}
+		}
+	}()
+	h := req.Header
+	n := len(g.prefix)
+	for name := range h {
+		if len(name) >= n && name[0]|0x20 == g.prefixFirst && normalizeHeaderName(name[:n]) == g.prefix {
+			delete(h, name)
+		}
 	}
+	if !g.replay(req) && !g.authorize(rw, req) {
+		return
+	}
+	forwarded = true
+	g.next.ServeHTTP(rw, req)
 }

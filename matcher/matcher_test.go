@@ -24,7 +24,7 @@ func TestMostSpecificRouteWins(t *testing.T) {
 	}
 	cases := []struct {
 		name, method, path, want string
-		params              []string
+		params                   []string
 	}{
 		{"a literal beats a wildcard", "GET", "/orgs/acme/workflows/special", "workflows:special", nil},
 		{"a wildcard matches one segment", "GET", "/orgs/acme/workflows/w1", "workflows:read", []string{"acme", "w1"}},

@@ -6,6 +6,9 @@ import (
 	"strings"
 )
 
+// controls are the C0 control characters and DEL.
+const controls = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+
 // ErrUnsafePath means the request path has a form that a backend could read differently from the
 // matcher. Such requests are refused (400) rather than normalized: Gatehouse never authorizes one
 // form of a path and forwards another.
@@ -29,10 +32,8 @@ func Split(escaped string) ([]string, error) {
 			return nil, err
 		}
 	}
-	for i := 0; i < len(escaped); i++ {
-		if escaped[i] < 0x20 || escaped[i] == 0x7f {
-			return nil, ErrUnsafePath
-		}
+	if strings.ContainsAny(escaped, controls) {
+		return nil, ErrUnsafePath
 	}
 	segs := strings.Split(escaped[1:], "/")
 	if strings.IndexByte(escaped, '%') < 0 {

@@ -149,6 +149,9 @@ func all(n *node, below bool, out *[]*Route) {
 // Split), with the wildcard values in the route's Params order. HEAD falls back to GET.
 func (t *Table) Match(method string, segs []string) (*Route, []string) {
 	if root := t.trees[method]; root != nil {
+		if r, vals := matchFast(root, segs); r != nil {
+			return r, vals
+		}
 		if r, vals := match(root, segs, nil); r != nil {
 			return r, vals
 		}
@@ -159,6 +162,33 @@ func (t *Table) Match(method string, segs []string) (*Route, []string) {
 		}
 	}
 	return nil, nil
+}
+
+// matchFast follows the first choice at every level (literal, then wildcard, then multi) without
+// backtracking. When it reaches a route, that route is the one match would return first; when it
+// does not, match must search.
+func matchFast(n *node, segs []string) (*Route, []string) {
+	var vals []string
+	for i, seg := range segs {
+		if c := n.lit[seg]; c != nil {
+			n = c
+			continue
+		}
+		if n.wild != nil && seg != "" {
+			vals = append(vals, seg)
+			n = n.wild
+			continue
+		}
+		r := n.multi
+		if r == nil {
+			return nil, nil
+		}
+		if r.segs[len(r.segs)-1].name != "" {
+			vals = append(vals, strings.Join(segs[i:], "/"))
+		}
+		return r, vals
+	}
+	return n.route, vals
 }
 
 // match walks the tree, preferring a literal child, then the wildcard child, then a multi

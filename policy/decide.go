@@ -46,7 +46,7 @@ func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, 
 	}
 	perm := route.Requirement
 	if opts.TrustTokenPermissions && org == id.Org && has(id.Permissions, perm) {
-		return allow(d, "token grants "+strconv.Quote(perm))
+		return allow(d, "token grants \""+perm+"\"")
 	}
 	if p == nil {
 		d.Reason = "token does not carry " + strconv.Quote(perm)
@@ -55,17 +55,17 @@ func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, 
 	roles := tokenRoles(id, org)
 	for _, r := range roles {
 		if p.roles[r][perm] {
-			return allow(d, "role "+strconv.Quote(r)+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
+			return allow(d, "role \""+r+"\" in org \""+org+"\" grants \""+perm+"\"")
 		}
 	}
 	for _, a := range id.Assignments {
 		if a.Org == org && p.roles[a.Role][perm] && scopeStrings(a.Scope, target.Resource) {
-			return allow(d, "token assignment of role "+strconv.Quote(a.Role)+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
+			return allow(d, "token assignment of role \""+a.Role+"\" in org \""+org+"\" grants \""+perm+"\"")
 		}
 	}
 	for _, g := range p.grants[id.Subject+"\x00"+org] {
 		if g.perms[perm] && covers(g.scopes, target.Resource) {
-			return allow(d, "policy assignment of role "+strconv.Quote(g.role)+" to "+strconv.Quote(id.Subject)+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
+			return allow(d, "policy assignment of role \""+g.role+"\" to \""+id.Subject+"\" in org \""+org+"\" grants \""+perm+"\"")
 		}
 	}
 	d.Reason = lacks(p, id, roles, org, perm)

@@ -53,6 +53,9 @@ func ParseTenant(s string) (*Tenant, error) {
 // Mode returns "path", "host", "header" or "none".
 func (t *Tenant) Mode() string { return t.mode }
 
+// Header returns the canonical name of the header that names the org (header mode).
+func (t *Tenant) Header() string { return t.header }
+
 // Param returns the path wildcard that names the org (path mode).
 func (t *Tenant) Param() string { return t.param }
 

@@ -39,6 +39,9 @@ type Assignment struct {
 	Scope []string
 }
 
+// KeyRetired reports whether the key that verified this identity has left its key set.
+func (id *Identity) KeyRetired() bool { return id.key == nil || id.key.Retired() }
+
 func (n ClaimNames) identity(c map[string]interface{}) (*Identity, error) {
 	id := &Identity{Claims: c}
 	id.Expires, _ = numericDate(c, "exp")

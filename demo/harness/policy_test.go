@@ -21,6 +21,7 @@ var workflowRoutes = []string{
 }
 
 func demoPolicy(t testing.TB) string {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(loader.RepoRoot(), "demo", "policy.yaml"))
 	if err != nil {
 		t.Fatal(err)
