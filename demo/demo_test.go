@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/demo/loader"
+)
+
+// TestWalkthrough starts the no-Docker demo on free ports and runs the walkthrough against it.
+func TestWalkthrough(t *testing.T) {
+	d, err := Start(Config{GatewayAddr: "127.0.0.1:0", IssuerAddr: "127.0.0.1:0", WorkflowsAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var out bytes.Buffer
+	err = Walkthrough(&out, d)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestComposeLabelsLoad parses compose.yaml, decodes the workflows service's Gatehouse labels the
+// way Traefik does, and checks that New accepts them, compiled and through Yaegi: the compose
+// stack and the no-Docker demo cannot drift apart.
+func TestComposeLabelsLoad(t *testing.T) {
+	t.Chdir(loader.RepoRoot()) // policyFile is relative to Traefik's working directory
+	labels, err := ComposeLabels(filepath.Join("demo", "compose.yaml"), "workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, confs, err := routerMiddlewares(labels, "workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := loader.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []loader.Loader{loader.Compiled{}, y} {
+		for _, name := range names {
+			if _, err := l.New(context.Background(), http.NotFoundHandler(), confs[name], name); err != nil {
+				t.Errorf("%s: %s: %v", l.Name(), name, err)
+			}
+		}
+	}
+	routes, _ := confs[names[0]]["routes"].(string)
+	if strings.Count(routes, ",") < 6 {
+		t.Errorf("the labels declare too few routes: %q", routes)
+	}
+}
