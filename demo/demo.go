@@ -27,10 +27,10 @@ type Config struct {
 // Demo is a running no-Docker demo.
 type Demo struct {
 	GatewayURL, IssuerURL, WorkflowsURL string
-	PluginRoot                         string
-	Middlewares                        []string
-	Issuer                             *issuer.Issuer
-	servers                            []*http.Server
+	PluginRoot                          string
+	Middlewares                         []string
+	Issuer                              *issuer.Issuer
+	servers                             []*http.Server
 }
 
 // Start starts the issuer, the workflows API and the gateway. The gateway's middleware chain is
