@@ -99,7 +99,7 @@ func pick(name, def string) string {
 // lookup follows a dotted path through nested objects. An exact top-level key wins, so that
 // claims such as "https://example.com/roles" stay reachable.
 func lookup(c map[string]interface{}, path string) interface{} {
-	if v, ok := c[path]; ok {
+	if v, ok := c[path]; ok || strings.IndexByte(path, '.') < 0 {
 		return v
 	}
 	var cur interface{} = c
@@ -216,8 +216,8 @@ func safeValue(s string, listElement bool) bool {
 
 // SortedSet returns the sorted, deduplicated elements of list.
 func SortedSet(list []string) []string {
-	if len(list) == 0 {
-		return nil
+	if len(list) < 2 {
+		return list
 	}
 	cp := make([]string, len(list))
 	copy(cp, list)

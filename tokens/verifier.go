@@ -35,6 +35,7 @@ type Options struct {
 type Verifier struct {
 	opts    Options
 	methods map[string]jwt.SigningMethod
+	static  map[string][]*Key // alg → the static keys that may verify it (static keys carry no kid)
 	issuers map[string]bool
 	leeway  int64
 	typ     string
@@ -44,9 +45,14 @@ type Verifier struct {
 
 // NewVerifier builds a verifier. opts must have been validated (known algorithms, at least one key source).
 func NewVerifier(opts Options) *Verifier {
-	v := &Verifier{opts: opts, methods: map[string]jwt.SigningMethod{}, issuers: map[string]bool{}, now: opts.Now}
+	v := &Verifier{opts: opts, methods: map[string]jwt.SigningMethod{}, static: map[string][]*Key{}, issuers: map[string]bool{}, now: opts.Now}
 	for _, alg := range opts.Algorithms {
 		v.methods[alg] = jwt.GetSigningMethod(alg)
+		for _, k := range opts.Static {
+			if k.Accepts(alg) {
+				v.static[alg] = append(v.static[alg], k)
+			}
+		}
 	}
 	for _, iss := range opts.Issuers {
 		v.issuers[iss] = true
@@ -164,16 +170,10 @@ func normalizeTyp(t string) string {
 
 // candidates returns the keys that may verify the token. jku, x5u, jwk and x5c are never used.
 func (v *Verifier) candidates(header map[string]interface{}, alg string, claims map[string]interface{}, now time.Time) ([]*Key, error) {
+	if keys := v.static[alg]; len(keys) > 0 {
+		return keys, nil
+	}
 	kid, _ := header["kid"].(string)
-	var out []*Key
-	for _, k := range v.opts.Static {
-		if k.Accepts(alg) && (kid == "" || k.ID == "" || k.ID == kid) {
-			out = append(out, k)
-		}
-	}
-	if len(out) > 0 {
-		return out, nil
-	}
 	sets := v.opts.Remote
 	if v.opts.RemoteByIssuer != nil {
 		iss, _ := claims["iss"].(string)
