@@ -101,3 +101,19 @@ func BenchmarkRoutes(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatcher isolates route matching under the interpreter: every route is public, so a
+// request costs the path check, the tree walk and the header strip, and no token work.
+func BenchmarkMatcher(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		var routes []string
+		for i := 0; i < n; i++ {
+			routes = append(routes, fmt.Sprintf("GET /orgs/{org}/service%d/{id}/items/{item} public", i))
+		}
+		target := fmt.Sprintf("/orgs/acme/service%d/x/items/y", n/2)
+		for _, l := range benchLoaders(b) {
+			h, _ := instance(b, l, baseConfig("routes", routes))
+			b.Run(fmt.Sprintf("%d/%s", n, l.Name()), func(b *testing.B) { benchServe(b, h, "GET", target, "") })
+		}
+	}
+}
