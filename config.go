@@ -15,6 +15,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokens"
 )
 
+var errSettings = errors.New("malformed YAML")
+
 // problems collects configuration errors, each with its location.
 type problems struct{ list []string }
 
@@ -32,10 +34,15 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	if c == nil {
 		c = CreateConfig()
 	}
+	copied := *c // Traefik may hand the same Config to New for several routers: never modify it
+	c = &copied
 	p := &problems{}
-	g := &Gatehouse{name: name, forwardToken: c.ForwardToken, auditAllowed: c.AuditAllowed, trust: policy.Options{TrustTokenPermissions: c.TrustTokenPermissions}}
 	unknownKeys(p, "", c.Unknown, configKeys)
 	unknownKeys(p, "claims.", c.Claims.Unknown, claimKeys)
+	if c.SettingsFile != "" {
+		applySettingsFile(p, c)
+	}
+	g := &Gatehouse{name: name, forwardToken: c.ForwardToken, auditAllowed: c.AuditAllowed, trust: policy.Options{TrustTokenPermissions: c.TrustTokenPermissions}}
 	opts := tokens.Options{Issuers: trimAll(c.Issuers), Audiences: trimAll(c.Audiences), RequireTyp: strings.TrimSpace(c.RequireTyp)}
 	opts.Leeway = duration(p, "leeway", c.Leeway, 0)
 	opts.Claims = tokens.ClaimNames{Subject: c.Claims.Subject, Org: c.Claims.Org, Roles: c.Claims.Roles, Permissions: c.Claims.Permissions, OrgRoles: c.Claims.OrgRoles, Assignments: c.Claims.Assignments}
@@ -63,7 +70,8 @@ func build(c *Config, name string) (*Gatehouse, error) {
 // configKeys are the accepted option names (lower case) for "did you mean" hints.
 var configKeys = []string{"issuers", "audiences", "jwksurl", "keys", "secret", "secretfile", "algorithms", "leeway", "requiretyp",
 	"tokensources", "forwardtoken", "claims", "headerprefix", "realm", "auditallowed", "cachesize", "jwkscooldown", "jwksrefresh",
-	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "trusttokenpermissions", "tenant", "mode"}
+	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "trusttokenpermissions", "tenant", "mode",
+	"settingsfile"}
 
 var claimKeys = []string{"subject", "org", "roles", "permissions", "orgroles", "assignments"}
 

@@ -45,6 +45,10 @@ type Config struct {
 	Tenant                string
 	Mode                  string
 
+	// SettingsFile names a YAML file of options shared by many middlewares; it fills what this
+	// configuration leaves at the default.
+	SettingsFile string
+
 	// Unknown collects keys the decoder did not recognize; New fails on any (a typo must not
 	// silently disable a check).
 	Unknown map[string]interface{} `mapstructure:",remain"`

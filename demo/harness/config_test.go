@@ -149,3 +149,39 @@ http:
 		}
 	}
 }
+
+// TestSettingsFile: a shared settings file fills what the labels leave at the default; the labels'
+// own values win; unknown options in the file fail New.
+func TestSettingsFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "gatehouse.yaml")
+	os.WriteFile(good, []byte("issuers: ["+issuer+"]\naudiences: "+audience+"\nsecret: "+secret+"\nleeway: 1s\ntrustTokenPermissions: true\nclaims:\n  org: tenant\n"), 0o644)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("audiance: x\nclaims:\n  subjct: s\n"), 0o644)
+	labels := map[string]string{
+		"traefik.http.middlewares.a.plugin.gatehouse.settingsFile": good,
+		"traefik.http.middlewares.a.plugin.gatehouse.routes":       "GET /orgs/{org}/w w:read",
+		"traefik.http.middlewares.b.plugin.gatehouse.settingsFile": good,
+		"traefik.http.middlewares.b.plugin.gatehouse.audiences":    "other-api",
+		"traefik.http.middlewares.b.plugin.gatehouse.routes":       "GET /orgs/{org}/w w:read",
+	}
+	confs, err := loader.FromLabels(labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := mint(t, "HS256", claims("alice", "", nil, mapClaims("tenant", "acme", "permissions", []string{"w:read"})), nil)
+	for _, l := range loaders(t) {
+		ha, _ := instance(t, l, confs["a"])
+		if rec := serve(ha, request{path: "/orgs/acme/w", token: tok}); rec.Code != 200 {
+			t.Errorf("%s: settings from the file: %d %s", l.Name(), rec.Code, rec.Header().Get("WWW-Authenticate"))
+		}
+		hb, _ := instance(t, l, confs["b"])
+		if rec := serve(hb, request{path: "/orgs/acme/w", token: tok}); rec.Code != 401 {
+			t.Errorf("%s: the label's audiences must win over the file's: %d", l.Name(), rec.Code)
+		}
+		_, err := l.New(context.Background(), http.NotFoundHandler(), cfg("settingsFile", bad), "bad")
+		if err == nil || !strings.Contains(err.Error(), "settingsFile: audiance: unknown option") || !strings.Contains(err.Error(), "settingsFile: claims.subjct: unknown option") {
+			t.Errorf("%s: %v", l.Name(), err)
+		}
+	}
+}
