@@ -371,7 +371,7 @@ func buildRoutes(p *problems, g *Gatehouse, c *Config) {
 		case g.staticPolicy == nil && !c.TrustTokenPermissions && c.Policy == "" && c.PolicyFile == "":
 			p.add(where, "nothing can grant "+strconv.Quote(req)+": configure policy/policyFile or trustTokenPermissions")
 		}
-		if g.tenant != nil && g.tenant.Mode() == "path" && r.SegmentIndex(g.tenant.Param()) >= 0 && r.Param(g.tenant.Param(), nil) == "" && strings.Contains(r.Path, "{"+g.tenant.Param()+"...}") {
+		if g.tenant != nil && g.tenant.Mode() == "path" && strings.Contains(r.Path, "{"+g.tenant.Param()+"...}") {
 			p.add(where, "the tenant wildcard {"+g.tenant.Param()+"} must match one segment, not the rest of the path")
 		}
 	}

@@ -63,16 +63,6 @@ func (r *Route) Param(name string, values []string) string {
 	return ""
 }
 
-// ParamIndex returns the position of the wildcard name in Params, or -1.
-func (r *Route) ParamIndex(name string) int {
-	for i, n := range r.Params {
-		if n == name {
-			return i
-		}
-	}
-	return -1
-}
-
 // ParseRoute parses one declaration "METHOD /path requirement".
 func ParseRoute(text string) (*Route, error) {
 	fields := strings.Fields(text)

@@ -178,16 +178,6 @@ func (p *Policy) addAssignments(list []assignmentDocument, problems []string) []
 // HasPermission reports whether perm is declared.
 func (p *Policy) HasPermission(perm string) bool { return p.permissions[perm] }
 
-// Roles returns the declared role names, sorted.
-func (p *Policy) Roles() []string {
-	out := make([]string, 0, len(p.roles))
-	for r := range p.roles {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func validName(s string) bool {
 	if s == "" {
 		return false

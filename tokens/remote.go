@@ -76,16 +76,6 @@ func shared(id, source string, viaOIDC bool, settings RemoteSettings) *RemoteSet
 	return s
 }
 
-// Source returns the URL or issuer the set is fetched from.
-func (s *RemoteSet) Source() string { return s.source }
-
-// Fetches returns how many fetches were attempted so far.
-func (s *RemoteSet) Fetches() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.fetches
-}
-
 // Candidates returns the keys that may verify a token with this kid and alg, fetching as the rules
 // above allow. It returns ErrKeysUnavailable when no key was ever fetched, ErrUnknownKey otherwise.
 func (s *RemoteSet) Candidates(kid, alg string, now time.Time) ([]*Key, error) {
