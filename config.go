@@ -287,6 +287,9 @@ func buildHeaders(p *problems, g *Gatehouse, c *Config) {
 	}
 	g.prefix = normalizeHeaderName(prefix)
 	g.prefixFirst = g.prefix[0]
+	if len(g.prefix) > 2 && isAlnum(g.prefix[2]) {
+		g.prefixThird = g.prefix[2] // a cheap first filter: X-Forwarded-For and X-Real-Ip stop here
+	}
 	g.hSubject = textproto.CanonicalMIMEHeaderKey(prefix + "Subject")
 	g.hOrg = textproto.CanonicalMIMEHeaderKey(prefix + "Org")
 	g.hRoles = textproto.CanonicalMIMEHeaderKey(prefix + "Roles")
@@ -314,6 +317,8 @@ func validHeaderName(s string) bool {
 	}
 	return true
 }
+
+func isAlnum(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') }
 
 func safeText(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -32,6 +32,7 @@ type Gatehouse struct {
 
 	prefix       string // normalized identity header prefix ("x-auth-")
 	prefixFirst  byte
+	prefixThird  byte // third byte of the normalized prefix when it is a letter or digit, else 0
 	hSubject     string
 	hOrg         string
 	hRoles       string

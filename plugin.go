@@ -111,7 +111,8 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	h := req.Header
 	n := len(g.prefix)
 	for name := range h {
-		if len(name) >= n && name[0]|0x20 == g.prefixFirst && normalizeHeaderName(name[:n]) == g.prefix {
+		if len(name) >= n && name[0]|0x20 == g.prefixFirst && (g.prefixThird == 0 || name[2]|0x20 == g.prefixThird) &&
+			normalizeHeaderName(name[:n]) == g.prefix {
 			delete(h, name)
 		}
 	}

@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func newTestMiddleware(t *testing.T, c *Config, next http.Handler) *Gatehouse {
+func newTestMiddleware(t testing.TB, c *Config, next http.Handler) *Gatehouse {
 	t.Helper()
 	h, err := New(context.Background(), next, c, "unit")
 	if err != nil {

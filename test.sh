@@ -26,5 +26,6 @@ if [ "$fuzztime" != "0" ]; then
   go test ./tokens -run '^$' -fuzz '^FuzzExtractAndVerify$' -fuzztime "$fuzztime"
   go test ./matcher -run '^$' -fuzz '^FuzzMatchAgreesWithBruteForce$' -fuzztime "$fuzztime"
   go test ./matcher -run '^$' -fuzz '^FuzzSplit$' -fuzztime "$fuzztime"
+  go test . -run '^$' -fuzz '^FuzzIdentityHeadersNeverReachTheBackend$' -fuzztime "$fuzztime"
 fi
 echo "== all tests passed"

@@ -43,6 +43,10 @@ func TestConfigurationErrors(t *testing.T) {
 		{"an assignment of an unknown role is refused", baseConfig("policy", "permissions: [a]\nroles:\n  viewer: [a]\nassignments:\n  - {subject: s, org: o, role: ghost}\n"), []string{"assignments[0]: unknown role \"ghost\""}},
 		{"a missing policy file is refused", baseConfig("policyFile", "/nonexistent/policy.yaml"), []string{"policyFile:"}},
 		{"an invalid mode is refused", baseConfig("mode", "audit"), []string{"mode:"}},
+		{"the tenant wildcard must match one segment", baseConfig("trustTokenPermissions", "true", "routes", "GET /orgs/{org...} p"), []string{"must match one segment"}},
+		{"a policy and a policy file together are refused", baseConfig("policy", "permissions: [a]\n", "policyFile", "/tmp/x.yaml"), []string{"set policy or policyFile, not both"}},
+		{"an unmatched value other than deny, authenticated or public is refused", baseConfig("unmatched", "allow"), []string{"unmatched: want deny"}},
+		{"a jwksURL that is not http(s) is refused", cfg("jwksURL", "file:///etc/jwks.json"), []string{"jwksURL: must be an absolute http(s) URL"}},
 	}
 	for _, l := range loaders(t) {
 		for _, c := range cases {
