@@ -42,51 +42,54 @@ type Assignment struct {
 // KeyRetired reports whether the key that verified this identity has left its key set.
 func (id *Identity) KeyRetired() bool { return id.key == nil || id.key.Retired() }
 
-func (n ClaimNames) identity(c map[string]interface{}) (*Identity, error) {
-	id := &Identity{Claims: c}
-	id.Expires, _ = numericDate(c, "exp")
-	nbf, _ := numericDate(c, "nbf")
-	iat, _ := numericDate(c, "iat")
-	if iat > nbf {
-		nbf = iat
-	}
-	id.NotBefore = nbf
-	ok := true
-	var good bool
-	id.Subject, good = stringClaim(c, pick(n.Subject, "sub"))
-	ok = ok && good
-	id.Org, good = stringClaim(c, pick(n.Org, "org_id"))
-	ok = ok && good
-	if n.Roles != "" {
-		id.Roles, good = listClaim(lookup(c, n.Roles), ",")
-	} else if r := lookup(c, "roles"); r != nil {
-		id.Roles, good = listClaim(r, ",")
-	} else {
-		id.Roles, good = listClaim(lookup(c, "role"), ",")
-	}
-	ok = ok && good
-	id.Permissions, good = n.permissions(c)
-	ok = ok && good
-	id.OrgRoles, good = orgRoles(lookup(c, pick(n.OrgRoles, "org_roles")))
-	ok = ok && good
-	id.Assignments, good = assignments(lookup(c, pick(n.Assignments, "assignments")))
-	if !ok || !good {
+// withDefaults returns n with the single-claim defaults filled in (roles and permissions keep ""
+// to select their fallback chains).
+func (n ClaimNames) withDefaults() ClaimNames {
+	n.Subject = pick(n.Subject, "sub")
+	n.Org = pick(n.Org, "org_id")
+	n.OrgRoles = pick(n.OrgRoles, "org_roles")
+	n.Assignments = pick(n.Assignments, "assignments")
+	return n
+}
+
+// identity maps verified claims to an Identity. n must come from withDefaults. exp and notBefore
+// (the later of nbf and iat) were read by checkClaims.
+func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*Identity, error) {
+	id := &Identity{Claims: c, Expires: exp, NotBefore: notBefore}
+	var ok1, ok2, ok3, ok4, ok5, ok6 bool
+	id.Subject, ok1 = stringClaim(c, n.Subject)
+	id.Org, ok2 = stringClaim(c, n.Org)
+	id.Roles, ok3 = n.roles(c)
+	id.Permissions, ok4 = n.permissions(c)
+	id.OrgRoles, ok5 = orgRoles(lookup(c, n.OrgRoles))
+	id.Assignments, ok6 = assignments(lookup(c, n.Assignments))
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
 		return nil, ErrClaimValue
 	}
 	return id, nil
+}
+
+func (n ClaimNames) roles(c map[string]interface{}) ([]string, bool) {
+	if n.Roles != "" {
+		return listClaim(lookup(c, n.Roles), ",")
+	}
+	if r, ok := c["roles"]; ok {
+		return listClaim(r, ",")
+	}
+	return listClaim(c["role"], ",")
 }
 
 func (n ClaimNames) permissions(c map[string]interface{}) ([]string, bool) {
 	if n.Permissions != "" {
 		return listClaim(lookup(c, n.Permissions), " ")
 	}
-	if p := lookup(c, "permissions"); p != nil {
+	if p, ok := c["permissions"]; ok {
 		return listClaim(p, ",")
 	}
-	if s := lookup(c, "scope"); s != nil {
+	if s, ok := c["scope"]; ok {
 		return listClaim(s, " ")
 	}
-	return listClaim(lookup(c, "scp"), " ")
+	return listClaim(c["scp"], " ")
 }
 
 func pick(name, def string) string {
@@ -203,15 +206,15 @@ func assignments(raw interface{}) ([]Assignment, bool) {
 	return out, true
 }
 
+// controls are the C0 control characters and DEL: never allowed in a value that may be forwarded.
+const controls = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+
 // safeValue rejects C0 controls and DEL (header injection), and commas in list elements.
 func safeValue(s string, listElement bool) bool {
-	for i := 0; i < len(s); i++ {
-		b := s[i]
-		if b < 0x20 || b == 0x7f || (listElement && b == ',') {
-			return false
-		}
+	if listElement {
+		return !strings.ContainsAny(s, controls+",")
 	}
-	return true
+	return !strings.ContainsAny(s, controls)
 }
 
 // SortedSet returns the sorted, deduplicated elements of list.

@@ -39,6 +39,7 @@ type Verifier struct {
 	issuers map[string]bool
 	leeway  int64
 	typ     string
+	claims  ClaimNames // with defaults
 	cache   *Cache
 	now     func() time.Time
 }
@@ -59,6 +60,7 @@ func NewVerifier(opts Options) *Verifier {
 	}
 	v.leeway = int64(opts.Leeway / time.Second)
 	v.typ = normalizeTyp(opts.RequireTyp)
+	v.claims = opts.Claims.withDefaults()
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -84,7 +86,13 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	id, err := v.opts.Claims.identity(claims)
+	exp, _ := numericDate(claims, "exp")
+	nbf, _ := numericDate(claims, "nbf")
+	iat, _ := numericDate(claims, "iat")
+	if iat > nbf {
+		nbf = iat
+	}
+	id, err := v.claims.identity(claims, exp, nbf)
 	if err != nil {
 		return nil, err
 	}

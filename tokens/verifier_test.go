@@ -120,7 +120,7 @@ func TestIdentityMapping(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			id, err := c.names.identity(c.claims)
+			id, err := c.names.withDefaults().identity(c.claims, 0, 0)
 			if (err == nil) != c.ok {
 				t.Fatalf("err = %v", err)
 			}

@@ -289,3 +289,8 @@ func mapClaims(kv ...interface{}) map[string]interface{} {
 	}
 	return m
 }
+
+func loaderShared(t testing.TB) (*loader.Yaegi, error) {
+	t.Helper()
+	return loader.Shared()
+}
