@@ -92,7 +92,10 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 		g.allowAudit(req, route, nil, "", "public route")
 		return nil
 	case matcher.Deny:
-		return &outcome{status: 403, code: "insufficient_scope", detail: "no route", reason: "no route matches " + req.Method + " " + req.URL.EscapedPath(), route: route}
+		if route == g.unmatched {
+			return &outcome{status: 403, code: "insufficient_scope", detail: "no route", reason: "no route matches " + req.Method + " " + req.URL.EscapedPath(), route: route}
+		}
+		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: "the route denies every request", route: route}
 	}
 	token, err := tokens.Extract(req, g.sources)
 	if err != nil {
