@@ -1,0 +1,7 @@
+//go:build race
+// +build race
+
+package harness
+
+// raceEnabled: the test binary runs under the race detector.
+const raceEnabled = true
