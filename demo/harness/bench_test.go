@@ -21,13 +21,20 @@ func (d *discard) WriteHeader(int)             {}
 
 func benchServe(b *testing.B, h http.Handler, method, path, token string) {
 	req := httptest.NewRequest(method, path, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	benchRequest(b, h, req)
+}
+
+// benchRequest serves req once to warm the caches, then b.N times. The middleware strips and sets
+// identity headers on the same request again and again, as it would on fresh copies.
+func benchRequest(b *testing.B, h http.Handler, req *http.Request) {
 	w := &discard{h: http.Header{}}
 	h.ServeHTTP(w, req)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		req.Header["Authorization"] = []string{"Bearer " + token}
 		h.ServeHTTP(w, req)
 	}
 }
@@ -135,13 +142,7 @@ func BenchmarkRealisticHeaders(b *testing.B) {
 				req.Header.Set(k, v)
 			}
 			req.Header.Set("Authorization", "Bearer "+tok)
-			w := &discard{h: http.Header{}}
-			h.ServeHTTP(w, req)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				h.ServeHTTP(w, req)
-			}
+			benchRequest(b, h, req)
 		})
 	}
 }
