@@ -82,21 +82,15 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 			return id, nil
 		}
 	}
-	claims, key, err := v.VerifyClaims(token, now)
+	t, err := v.verify(token, now)
 	if err != nil {
 		return nil, err
 	}
-	exp, _ := numericDate(claims, "exp")
-	nbf, _ := numericDate(claims, "nbf")
-	iat, _ := numericDate(claims, "iat")
-	if iat > nbf {
-		nbf = iat
-	}
-	id, err := v.claims.identity(claims, exp, nbf)
+	id, err := v.claims.identity(t.claims, t.exp, t.notBefore)
 	if err != nil {
 		return nil, err
 	}
-	id.key = key
+	id.key = t.key
 	if v.cache != nil {
 		v.cache.Put(token, id)
 	}
@@ -106,42 +100,60 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 // VerifyClaims runs the verification pipeline (size, structure, header, key, signature, registered
 // claims) and returns the verified claims and the key that verified them.
 func (v *Verifier) VerifyClaims(token string, now time.Time) (map[string]interface{}, *Key, error) {
+	t, err := v.verify(token, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t.claims, t.key, nil
+}
+
+// verified is what the pipeline establishes about a token.
+type verified struct {
+	claims    map[string]interface{}
+	key       *Key
+	exp       int64 // Unix seconds
+	notBefore int64 // the later of nbf and iat; 0 if neither
+}
+
+func (v *Verifier) verify(token string, now time.Time) (*verified, error) {
 	if len(token) > MaxTokenSize {
-		return nil, nil, ErrTooLarge
+		return nil, ErrTooLarge
 	}
 	dot1 := strings.IndexByte(token, '.')
 	dot2 := strings.LastIndexByte(token, '.')
 	if dot1 < 0 || dot1 == dot2 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
-		return nil, nil, ErrMalformed
+		return nil, ErrMalformed
 	}
 	var header map[string]interface{}
 	if !decodeJSON(token[:dot1], &header) {
-		return nil, nil, ErrMalformed
+		return nil, ErrMalformed
 	}
 	alg, err := v.checkHeader(header)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sig, err := base64.RawURLEncoding.DecodeString(token[dot2+1:])
 	if err != nil {
-		return nil, nil, ErrMalformed
+		return nil, ErrMalformed
 	}
 	var claims map[string]interface{}
 	if !decodeJSON(token[dot1+1:dot2], &claims) {
-		return nil, nil, ErrMalformed
+		return nil, ErrMalformed
 	}
 	keys, err := v.candidates(header, alg, claims, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	key := v.verifySignature(token[:dot2], sig, alg, keys)
 	if key == nil {
-		return nil, nil, ErrSignature
+		return nil, ErrSignature
 	}
-	if err := v.checkClaims(claims, now.Unix()); err != nil {
-		return nil, nil, err
+	exp, notBefore, err := v.checkClaims(claims, now.Unix())
+	if err != nil {
+		return nil, err
 	}
-	return claims, key, nil
+	t := &verified{claims: claims, key: key, exp: exp, notBefore: notBefore}
+	return t, nil
 }
 
 func decodeJSON(segment string, into *map[string]interface{}) bool {
@@ -211,42 +223,46 @@ func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys [
 	return nil
 }
 
-// checkClaims validates the registered claims (RFC 7519 §4.1) after the signature.
-func (v *Verifier) checkClaims(c map[string]interface{}, now int64) error {
+// checkClaims validates the registered claims (RFC 7519 §4.1) after the signature and returns exp
+// and the later of nbf and iat.
+func (v *Verifier) checkClaims(c map[string]interface{}, now int64) (int64, int64, error) {
 	exp, ok := numericDate(c, "exp")
 	if !ok {
-		return ErrMalformed
+		return 0, 0, ErrMalformed
 	}
 	if exp == 0 {
-		return ErrMissingExp
+		return 0, 0, ErrMissingExp
 	}
 	if now >= exp+v.leeway {
-		return ErrExpired
+		return 0, 0, ErrExpired
 	}
 	nbf, ok := numericDate(c, "nbf")
 	if !ok {
-		return ErrMalformed
+		return 0, 0, ErrMalformed
 	}
 	if nbf != 0 && now < nbf-v.leeway {
-		return ErrNotYetValid
+		return 0, 0, ErrNotYetValid
 	}
 	iat, ok := numericDate(c, "iat")
 	if !ok {
-		return ErrMalformed
+		return 0, 0, ErrMalformed
 	}
 	if iat != 0 && now < iat-v.leeway {
-		return ErrNotYetValid
+		return 0, 0, ErrNotYetValid
 	}
 	if len(v.issuers) > 0 {
 		iss, _ := c["iss"].(string)
 		if !v.issuers[iss] {
-			return ErrIssuer
+			return 0, 0, ErrIssuer
 		}
 	}
 	if len(v.opts.Audiences) > 0 && !v.audienceOK(c["aud"]) {
-		return ErrAudience
+		return 0, 0, ErrAudience
 	}
-	return nil
+	if iat > nbf {
+		nbf = iat
+	}
+	return exp, nbf, nil
 }
 
 // numericDate reads a NumericDate claim as whole seconds (floor). Absent or 0 reads as 0.
