@@ -54,8 +54,8 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	opts.Algorithms = algorithms(p, c.Algorithms, families)
 	g.sources = sources(p, c.TokenSources)
 	buildHeaders(p, g, c)
-	buildPolicy(p, g, c)
-	buildRoutes(p, g, c)
+	initial := buildPolicy(p, g, c)
+	buildRoutes(p, g, c, initial)
 	if err := p.err(name); err != nil {
 		return nil, err
 	}
@@ -294,11 +294,10 @@ func buildHeaders(p *problems, g *Gatehouse, c *Config) {
 	g.hOrg = textproto.CanonicalMIMEHeaderKey(prefix + "Org")
 	g.hRoles = textproto.CanonicalMIMEHeaderKey(prefix + "Roles")
 	g.hPermissions = textproto.CanonicalMIMEHeaderKey(prefix + "Permissions")
-	g.realm = c.Realm
-	if strings.ContainsAny(g.realm, "\"\\") || !safeText(g.realm) {
+	if strings.ContainsAny(c.Realm, "\"\\") || !safeText(c.Realm) {
 		p.add("realm", "must not contain quotes, backslashes or control characters")
 	}
-	g.challenge = "Bearer realm=\"" + g.realm + "\""
+	g.challenge = "Bearer realm=\"" + c.Realm + "\""
 	switch strings.ToLower(strings.TrimSpace(c.Mode)) {
 	case "", "enforce":
 	case "shadow":
@@ -329,7 +328,9 @@ func safeText(s string) bool {
 	return true
 }
 
-func buildPolicy(p *problems, g *Gatehouse, c *Config) {
+// buildPolicy sets up the tenant guard and the policy; it returns the policy in force now, which
+// routes are checked against.
+func buildPolicy(p *problems, g *Gatehouse, c *Config) *policy.Policy {
 	tenant, err := policy.ParseTenant(c.Tenant)
 	if err != nil {
 		p.add("tenant", err.Error())
@@ -353,14 +354,15 @@ func buildPolicy(p *problems, g *Gatehouse, c *Config) {
 		f, err := policy.SharedFile(c.PolicyFile, reload)
 		if err != nil {
 			p.add("policyFile", err.Error())
-			return
+			return nil
 		}
 		g.policyFile = f
-		g.staticPolicy = f.Current(time.Now())
+		return f.Current(time.Now())
 	}
+	return g.staticPolicy
 }
 
-func buildRoutes(p *problems, g *Gatehouse, c *Config) {
+func buildRoutes(p *problems, g *Gatehouse, c *Config, pol *policy.Policy) {
 	table, errs := matcher.Compile(c.Routes)
 	for _, e := range errs {
 		p.list = append(p.list, e)
@@ -371,9 +373,9 @@ func buildRoutes(p *problems, g *Gatehouse, c *Config) {
 		req := r.Requirement
 		switch {
 		case req == matcher.Public || req == matcher.Authenticated || req == matcher.Deny:
-		case g.staticPolicy != nil && !g.staticPolicy.HasPermission(req):
+		case pol != nil && !pol.HasPermission(req):
 			p.add(where, "unknown permission "+strconv.Quote(req)+": declare it in the policy's permissions")
-		case g.staticPolicy == nil && !c.TrustTokenPermissions && c.Policy == "" && c.PolicyFile == "":
+		case pol == nil && !c.TrustTokenPermissions && c.Policy == "" && c.PolicyFile == "":
 			p.add(where, "nothing can grant "+strconv.Quote(req)+": configure policy/policyFile or trustTokenPermissions")
 		}
 		if g.tenant != nil && g.tenant.Mode() == "path" && strings.Contains(r.Path, "{"+g.tenant.Param()+"...}") {

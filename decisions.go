@@ -99,11 +99,7 @@ func (g *Gatehouse) replay(req *http.Request) bool {
 	}
 	now := time.Now()
 	unix := now.Unix()
-	pol := g.staticPolicy
-	if g.policyFile != nil {
-		pol = g.policyFile.Current(now)
-	}
-	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || a.id.KeyRetired() {
+	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || g.currentPolicyAt(now) != a.policy || a.id.KeyRetired() {
 		c.drop(key)
 		return false
 	}

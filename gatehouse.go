@@ -19,7 +19,7 @@ type Gatehouse struct {
 	routes       *matcher.Table
 	unmatched    *matcher.Route
 	tenant       *policy.Tenant
-	staticPolicy *policy.Policy
+	staticPolicy *policy.Policy // the inline policy (nil with policyFile)
 	policyFile   *policy.File
 	trust        policy.Options
 	forwardToken bool
@@ -37,7 +37,6 @@ type Gatehouse struct {
 	hOrg         string
 	hRoles       string
 	hPermissions string
-	realm        string
 	challenge    string
 }
 
@@ -110,15 +109,11 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	d := policy.Decide(pol, g.trust, id, route, target)
 	if !d.Allow {
 		if g.shadow {
-			roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
-			g.setIdentity(req, &allowed{id: id, org: d.Org, roles: strings.Join(roles, ","), perms: strings.Join(perms, ",")})
+			g.setIdentity(req, g.grant(pol, id, route, d, target))
 		}
 		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: d.Reason, route: route, permission: d.Permission, id: id, org: d.Org}
 	}
-	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason}
-	roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
-	a.roles = strings.Join(roles, ",")
-	a.perms = strings.Join(perms, ",")
+	a := g.grant(pol, id, route, d, target)
 	if key != "" && strings.HasSuffix(key, "\x00"+token) {
 		g.decisions.put(key, a)
 	}
@@ -128,6 +123,15 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	}
 	g.allowAudit(req, route, id, d.Org, d.Reason)
 	return nil
+}
+
+// grant computes what a decision forwards: the roles and permissions id holds in the decision's org.
+func (g *Gatehouse) grant(pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
+	roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
+	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason}
+	a.roles = strings.Join(roles, ",")
+	a.perms = strings.Join(perms, ",")
+	return a
 }
 
 func (g *Gatehouse) tokenDenial(err error, route *matcher.Route) *outcome {
