@@ -20,6 +20,7 @@ type ClaimNames struct {
 // request that presents the same token.
 type Identity struct {
 	Subject     string
+	Issuer      string // iss: the issuer that vouched for the subject
 	Org         string
 	Roles       []string            // sorted, deduplicated
 	Permissions []string            // sorted, deduplicated
@@ -63,7 +64,9 @@ func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*I
 	id.Permissions, ok4 = n.permissions(c)
 	id.OrgRoles, ok5 = orgRoles(lookup(c, n.OrgRoles))
 	id.Assignments, ok6 = assignments(lookup(c, n.Assignments))
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
+	var ok7 bool
+	id.Issuer, ok7 = stringClaim(c, "iss")
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 {
 		return nil, ErrClaimValue
 	}
 	return id, nil
@@ -216,6 +219,12 @@ func safeValue(s string, listElement bool) bool {
 	}
 	return !strings.ContainsAny(s, controls)
 }
+
+// ValidValue reports whether s may be forwarded as a single-valued identity header.
+func ValidValue(s string) bool { return safeValue(s, false) }
+
+// ValidListElement reports whether s may be forwarded as one element of a comma-separated identity header.
+func ValidListElement(s string) bool { return safeValue(s, true) }
 
 // SortedSet returns the sorted, deduplicated elements of list.
 func SortedSet(list []string) []string {
