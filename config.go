@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +30,17 @@ func (p *problems) err(name string) error {
 	return errors.New("gatehouse " + strconv.Quote(name) + ": invalid configuration:\n  " + strings.Join(p.list, "\n  "))
 }
 
-// build validates the whole configuration, collecting every problem, and compiles it.
+// Defaults of the options that New resolves (the others default to "none").
+const (
+	defaultCacheSize  = 10000
+	defaultCacheBytes = 8 << 20
+	defaultMaxPath    = 4096
+	defaultPrefix     = "X-Auth-"
+	defaultRealm      = "gatehouse"
+)
+
+// build validates the whole configuration, collecting every problem, and compiles it. Shared state it
+// took (key sets, the policy file) is given back if the configuration is refused.
 func build(c *Config, name string) (*Gatehouse, error) {
 	if c == nil {
 		c = CreateConfig()
@@ -42,36 +53,118 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	if c.SettingsFile != "" {
 		applySettingsFile(p, c)
 	}
-	g := &Gatehouse{name: name, forwardToken: c.ForwardToken, auditAllowed: c.AuditAllowed, trust: policy.Options{TrustTokenPermissions: c.TrustTokenPermissions}}
+	g := &Gatehouse{name: name}
+	g.forwardToken = flag(p, "forwardToken", c.ForwardToken, true)
+	g.auditAllowed = flag(p, "auditAllowed", c.AuditAllowed, false)
+	g.trust = policy.Options{TrustTokenPermissions: flag(p, "trustTokenPermissions", c.TrustTokenPermissions, false)}
 	opts := tokens.Options{Issuers: trimAll(c.Issuers), Audiences: trimAll(c.Audiences), RequireTyp: strings.TrimSpace(c.RequireTyp)}
-	opts.Leeway = duration(p, "leeway", c.Leeway, 0)
+	opts.Leeway = duration(p, "leeway", c.Leeway, 30*time.Second)
 	opts.Claims = tokens.ClaimNames{Subject: c.Claims.Subject, Org: c.Claims.Org, Roles: c.Claims.Roles, Permissions: c.Claims.Permissions, OrgRoles: c.Claims.OrgRoles, Assignments: c.Claims.Assignments}
-	if c.CacheSize < 0 {
-		p.add("cacheSize", "must be 0 (off) or more")
+	opts.CacheSize = number(p, "cacheSize", c.CacheSize, defaultCacheSize)
+	opts.CacheBytes = byteSize(p, "cacheBytes", c.CacheBytes, defaultCacheBytes)
+	g.maxPath = number(p, "maxPathLength", c.MaxPathLength, defaultMaxPath)
+	if g.maxPath < 1 {
+		p.add("maxPathLength", "must be at least 1")
 	}
-	opts.CacheSize = c.CacheSize
-	families := buildKeys(p, c, &opts)
-	opts.Algorithms = algorithms(p, c.Algorithms, families)
+	secretLen, remote := buildKeys(p, g, c, &opts)
+	opts.Algorithms = algorithms(p, c.Algorithms, keyFamilies(&opts, remote), secretLen)
 	g.sources = sources(p, c.TokenSources)
-	buildHeaders(p, g, c)
 	initial := buildPolicy(p, g, c)
+	buildHeaders(p, g, c)
+	checkIssuers(p, g, opts.Issuers, initial)
 	buildRoutes(p, g, c, initial)
 	if err := p.err(name); err != nil {
+		g.release()
 		return nil, err
 	}
 	g.verifier = tokens.NewVerifier(opts)
 	g.leeway = int64(opts.Leeway / time.Second)
 	if len(g.sources) == 1 && g.sources[0].Kind == "header" && g.sources[0].Name == "Authorization" {
-		g.decisions = newDecisionCache(c.CacheSize)
+		g.decisions = newDecisionCache(opts.CacheSize, opts.CacheBytes)
 	}
 	return g, nil
 }
 
+// flag reads a boolean option ("" is unset: def).
+func flag(p *problems, where, s string, def bool) bool {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		p.add(where, "want true or false, not "+strconv.Quote(s))
+		return def
+	}
+	return b
+}
+
+// number reads a whole-number option, 0 or more ("" is unset: def).
+func number(p *problems, where, s string, def int) int {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		p.add(where, "want a whole number, 0 or more, not "+strconv.Quote(s))
+		return def
+	}
+	return n
+}
+
+// byteSize reads a size such as 8MiB, 512KiB or 1048576 ("" is unset: def).
+func byteSize(p *problems, where, s string, def int64) int64 {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return def
+	}
+	unit := int64(1)
+	for _, u := range []struct {
+		suffix string
+		size   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s = strings.TrimSpace(strings.TrimSuffix(s, u.suffix))
+			unit = u.size
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<40)/unit {
+		p.add(where, "want a size such as 8MiB, 512KiB or a number of bytes")
+		return def
+	}
+	return n * unit
+}
+
+// checkIssuers makes identity issuer-aware: with more than one trusted issuer every policy
+// assignment must name its issuer (a subject is unique only within its issuer), and an issuer an
+// assignment names must be trusted.
+func checkIssuers(p *problems, g *Gatehouse, issuers []string, pol *policy.Policy) {
+	g.trust.IssuerQualified = len(issuers) > 1
+	if pol == nil {
+		return
+	}
+	if g.trust.IssuerQualified {
+		for _, where := range pol.Unqualified() {
+			p.add("policy "+where, "names no issuer, but "+strconv.Itoa(len(issuers))+" issuers are trusted: add issuer: so that a subject of one issuer never receives another's assignments")
+		}
+	}
+	if len(issuers) > 0 {
+		for _, iss := range pol.Issuers() {
+			if !hasString(issuers, iss) {
+				p.add("policy", "an assignment names issuer "+strconv.Quote(iss)+", which is not among issuers")
+			}
+		}
+	}
+}
+
 // configKeys are the accepted option names (lower case) for "did you mean" hints.
-var configKeys = []string{"issuers", "audiences", "jwksurl", "keys", "secret", "secretfile", "algorithms", "leeway", "requiretyp",
-	"tokensources", "forwardtoken", "claims", "headerprefix", "realm", "auditallowed", "cachesize", "jwkscooldown", "jwksrefresh",
+var configKeys = []string{"issuers", "audiences", "allowanyaudience", "jwksurl", "keys", "secret", "secretfile", "algorithms", "leeway", "requiretyp",
+	"tokensources", "forwardtoken", "claims", "headerprefix", "realm", "auditallowed", "cachesize", "cachebytes", "maxpathlength", "jwkscooldown", "jwksrefresh",
 	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "trusttokenpermissions", "tenant", "mode",
-	"settingsfile"}
+	"overrides", "settingsfile"}
 
 var claimKeys = []string{"subject", "org", "roles", "permissions", "orgroles", "assignments"}
 
@@ -155,9 +248,9 @@ func trimAll(list []string) []string {
 	return out
 }
 
-// buildKeys loads static keys and sets up JWKS sources; it returns the key families available.
-func buildKeys(p *problems, c *Config, opts *tokens.Options) []string {
-	var families []string
+// buildKeys loads static keys and sets up JWKS sources; it returns the HMAC secret's length (0: none)
+// and whether keys come from a JWKS.
+func buildKeys(p *problems, g *Gatehouse, c *Config, opts *tokens.Options) (int, bool) {
 	for i, entry := range c.Keys {
 		where := "keys[" + strconv.Itoa(i) + "]"
 		if strings.TrimSpace(entry) == "" {
@@ -169,16 +262,16 @@ func buildKeys(p *problems, c *Config, opts *tokens.Options) []string {
 			p.add(where, err.Error())
 			continue
 		}
-		for _, k := range keys {
-			opts.Static = append(opts.Static, k)
-			families = append(families, k.Family)
-		}
+		opts.Static = append(opts.Static, keys...)
 	}
-	families = append(families, buildSecret(p, c, opts)...)
+	secretLen := buildSecret(p, c, opts)
 	settings := tokens.RemoteSettings{MaxBody: 1 << 20}
 	settings.Cooldown = duration(p, "jwksCooldown", c.JWKSCooldown, 10*time.Second)
 	settings.Refresh = duration(p, "jwksRefresh", c.JWKSRefresh, 15*time.Minute)
 	settings.Timeout = duration(p, "jwksTimeout", c.JWKSTimeout, 5*time.Second)
+	if settings.Timeout == 0 {
+		p.add("jwksTimeout", "must be more than 0")
+	}
 	remote := false
 	switch u := strings.TrimSpace(c.JWKSURL); {
 	case u != "":
@@ -186,7 +279,9 @@ func buildKeys(p *problems, c *Config, opts *tokens.Options) []string {
 			p.add("jwksURL", "must be an absolute http(s) URL")
 			break
 		}
-		opts.Remote = []*tokens.RemoteSet{tokens.SharedJWKS(u, settings)}
+		set := tokens.SharedJWKS(u, settings)
+		g.sets = append(g.sets, set)
+		opts.Remote = []*tokens.RemoteSet{set}
 		remote = true
 	case len(opts.Static) == 0 && len(opts.Issuers) > 0:
 		opts.RemoteByIssuer = map[string]*tokens.RemoteSet{}
@@ -195,44 +290,53 @@ func buildKeys(p *problems, c *Config, opts *tokens.Options) []string {
 				p.add("issuers["+strconv.Itoa(i)+"]", "OIDC discovery needs an http(s) issuer URL (or set jwksURL, keys or secret)")
 				continue
 			}
-			opts.RemoteByIssuer[iss] = tokens.SharedDiscovery(iss, settings)
+			set := tokens.SharedDiscovery(iss, settings)
+			g.sets = append(g.sets, set)
+			opts.RemoteByIssuer[iss] = set
 		}
 		remote = true
 	case len(opts.Static) == 0:
 		p.add("keys", "no key source: configure keys, secret, secretFile, jwksURL or issuers (OIDC discovery)")
 	}
-	if remote {
-		families = append(families, tokens.FamilyRSA, tokens.FamilyEC, tokens.FamilyOKP)
+	anyAudience := flag(p, "allowAnyAudience", c.AllowAnyAudience, false)
+	switch {
+	case anyAudience && len(opts.Audiences) > 0:
+		p.add("allowAnyAudience", "set audiences or allowAnyAudience, not both")
+	case remote && len(opts.Audiences) == 0 && !anyAudience:
+		p.add("audiences", "required with keys from a JWKS or OIDC discovery (RFC 8725 §3.9): such an issuer signs tokens for many applications; list this API's audiences, or set allowAnyAudience: true to accept them all")
+	case anyAudience:
+		_, _ = os.Stderr.WriteString(`{"gatehouse":` + jsonString(g.name) + `,"warning":"allowAnyAudience: tokens issued for any audience are accepted"}` + "\n")
 	}
-	return families
+	return secretLen, remote
 }
 
-func buildSecret(p *problems, c *Config, opts *tokens.Options) []string {
+// buildSecret loads the HMAC secret; it returns its length (0: none).
+func buildSecret(p *problems, c *Config, opts *tokens.Options) int {
 	secret := []byte(c.Secret)
 	where := "secret"
 	if c.SecretFile != "" {
 		where = "secretFile"
 		if c.Secret != "" {
 			p.add("secretFile", "set secret or secretFile, not both")
-			return nil
+			return 0
 		}
 		b, err := tokens.ReadSecretFile(c.SecretFile)
 		if err != nil {
 			p.add(where, "cannot read: "+err.Error())
-			return nil
+			return 0
 		}
 		secret = b
 	}
 	if len(secret) == 0 {
-		return nil
+		return 0
 	}
 	k, err := tokens.SecretKey(secret)
 	if err != nil {
 		p.add(where, err.Error())
-		return nil
+		return 0
 	}
 	opts.Static = append(opts.Static, k)
-	return []string{tokens.FamilyHMAC}
+	return len(secret)
 }
 
 func httpURL(s string) bool {
@@ -240,10 +344,20 @@ func httpURL(s string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
-func algorithms(p *problems, list []string, families []string) []string {
+// algorithms returns the allowlist: the configured algorithms, each of which some key can verify
+// (an HMAC secret at least as long as the hash, RFC 7518 §3.2), or by default every algorithm a
+// configured key can verify.
+func algorithms(p *problems, list []string, families []string, secretLen int) []string {
 	list = trimAll(list)
 	if len(list) == 0 {
-		return tokens.DefaultAlgorithms(families)
+		list = tokens.DefaultAlgorithms(families)
+		var out []string
+		for _, alg := range list {
+			if tokens.AlgorithmFamily(alg) != tokens.FamilyHMAC || secretLen >= tokens.MinHMACKeyBytes(alg) {
+				out = append(out, alg)
+			}
+		}
+		return out
 	}
 	var out []string
 	for i, alg := range list {
@@ -255,11 +369,25 @@ func algorithms(p *problems, list []string, families []string) []string {
 			p.add(where, "unknown algorithm "+strconv.Quote(alg)+" (supported: HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512, EdDSA)")
 		case !hasString(families, tokens.AlgorithmFamily(alg)):
 			p.add(where, strconv.Quote(alg)+" has no configured key of its type ("+tokens.AlgorithmFamily(alg)+")")
+		case tokens.AlgorithmFamily(alg) == tokens.FamilyHMAC && secretLen < tokens.MinHMACKeyBytes(alg):
+			p.add(where, strconv.Quote(alg)+" needs an HMAC secret of at least "+strconv.Itoa(tokens.MinHMACKeyBytes(alg))+" bytes (RFC 7518 §3.2); the secret has "+strconv.Itoa(secretLen))
 		default:
 			out = append(out, alg)
 		}
 	}
 	return out
+}
+
+// keyFamilies lists the key families available: static keys' and, with a JWKS, every asymmetric one.
+func keyFamilies(opts *tokens.Options, remote bool) []string {
+	var families []string
+	for _, k := range opts.Static {
+		families = append(families, k.Family)
+	}
+	if remote {
+		families = append(families, tokens.FamilyRSA, tokens.FamilyEC, tokens.FamilyOKP)
+	}
+	return families
 }
 
 func sources(p *problems, list []string) []tokens.Source {
@@ -279,31 +407,52 @@ func sources(p *problems, list []string) []tokens.Source {
 	return out
 }
 
+// buildHeaders compiles the header rule (after buildPolicy, which knows the tenant header), the
+// challenge and the mode.
 func buildHeaders(p *problems, g *Gatehouse, c *Config) {
 	prefix := strings.TrimSpace(c.HeaderPrefix)
-	if prefix == "" || !validHeaderName(prefix) {
-		p.add("headerPrefix", "must be a non-empty header name prefix such as X-Auth-")
-		prefix = "X-Auth-"
+	if prefix == "" {
+		prefix = defaultPrefix
 	}
-	g.prefix = normalizeHeaderName(prefix)
-	g.prefixFirst = g.prefix[0]
-	if len(g.prefix) > 2 && isAlnum(g.prefix[2]) {
-		g.prefixThird = g.prefix[2] // a cheap first filter: X-Forwarded-For and X-Real-Ip stop here
+	if !validHeaderName(prefix) {
+		p.add("headerPrefix", "must be a header name prefix such as X-Auth-")
+		prefix = defaultPrefix
 	}
 	g.hSubject = textproto.CanonicalMIMEHeaderKey(prefix + "Subject")
+	g.hIssuer = textproto.CanonicalMIMEHeaderKey(prefix + "Issuer")
 	g.hOrg = textproto.CanonicalMIMEHeaderKey(prefix + "Org")
 	g.hRoles = textproto.CanonicalMIMEHeaderKey(prefix + "Roles")
 	g.hPermissions = textproto.CanonicalMIMEHeaderKey(prefix + "Permissions")
-	if strings.ContainsAny(c.Realm, "\"\\") || !safeText(c.Realm) {
+	if g.tenantHeader != "" && strings.HasPrefix(foldHeader(g.tenantHeader), foldHeader(prefix)) {
+		p.add("tenant", "the tenant header "+g.tenantHeader+" is under headerPrefix "+prefix+", whose headers Gatehouse deletes from every request")
+	}
+	for _, h := range overrideHeaders {
+		if g.tenantHeader != "" && foldHeader(h) == foldHeader(g.tenantHeader) {
+			p.add("tenant", "the tenant header "+g.tenantHeader+" is a method or path override header")
+		}
+	}
+	g.protect = newProtection(prefix, g.tenantHeader)
+	realm := c.Realm
+	if realm == "" {
+		realm = defaultRealm
+	}
+	if strings.ContainsAny(realm, "\"\\") || !safeText(realm) {
 		p.add("realm", "must not contain quotes, backslashes or control characters")
 	}
-	g.challenge = "Bearer realm=\"" + c.Realm + "\""
+	g.challenge = "Bearer realm=\"" + realm + "\""
 	switch strings.ToLower(strings.TrimSpace(c.Mode)) {
 	case "", "enforce":
 	case "shadow":
 		g.shadow = true
 	default:
 		p.add("mode", "want enforce (default) or shadow")
+	}
+	switch strings.ToLower(strings.TrimSpace(c.Overrides)) {
+	case "", "refuse":
+	case "authorize":
+		g.overridesAuthorize = true
+	default:
+		p.add("overrides", "want refuse (the default: a request carrying a method or path override is answered 400) or authorize (it must be allowed as sent and as overridden)")
 	}
 }
 
@@ -316,8 +465,6 @@ func validHeaderName(s string) bool {
 	}
 	return true
 }
-
-func isAlnum(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') }
 
 func safeText(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -375,7 +522,7 @@ func buildRoutes(p *problems, g *Gatehouse, c *Config, pol *policy.Policy) {
 		case req == matcher.Public || req == matcher.Authenticated || req == matcher.Deny:
 		case pol != nil && !pol.HasPermission(req):
 			p.add(where, "unknown permission "+strconv.Quote(req)+": declare it in the policy's permissions")
-		case pol == nil && !c.TrustTokenPermissions && c.Policy == "" && c.PolicyFile == "":
+		case pol == nil && !g.trust.TrustTokenPermissions && c.Policy == "" && c.PolicyFile == "":
 			p.add(where, "nothing can grant "+strconv.Quote(req)+": configure policy/policyFile or trustTokenPermissions")
 		}
 		if g.tenant != nil && g.tenant.Mode() == "path" && strings.Contains(r.Path, "{"+g.tenant.Param()+"...}") {

@@ -21,52 +21,104 @@ type allowed struct {
 	roles  string
 	perms  string
 	reason string
+	cost   int64 // bytes charged to the decision cache
 }
+
+// Bounds of one decision-cache entry: the key is at most a method, a path of maxPathLength, a tenant
+// source of maxTenantKey and a token of tokens.MaxTokenSize; requests beyond them are not cached.
+const (
+	maxTenantKey = 256
+	maxMethodKey = 32
+	// entryOverhead is charged per entry on top of the bytes of its strings: the map slot, the
+	// allowed struct and the identity's own structure, rounded up (measured in TestCacheMemoryBound).
+	entryOverhead = 640
+)
 
 // decisionCache maps a request's exact shape (method, escaped path, tenant source, token) to its
 // allow, so that a repeated request costs a few map lookups under Yaegi instead of the whole
-// pipeline. Bounded; an arbitrary entry is evicted when full. Safe for concurrent use.
+// pipeline. Bounded in entries and in bytes (keys, forwarded values and the identity each entry
+// keeps alive); arbitrary entries are evicted until a new one fits. Safe for concurrent use.
 type decisionCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[string]*allowed
+	mu       sync.Mutex
+	max      int
+	maxBytes int64
+	bytes    int64
+	m        map[string]*allowed
 }
 
-func newDecisionCache(max int) *decisionCache {
-	if max <= 0 {
+func newDecisionCache(max int, maxBytes int64) *decisionCache {
+	if max <= 0 || maxBytes <= 0 {
 		return nil
 	}
-	return &decisionCache{max: max, m: make(map[string]*allowed, 64)}
+	return &decisionCache{max: max, maxBytes: maxBytes, m: make(map[string]*allowed, 64)}
 }
 
 func (c *decisionCache) put(key string, a *allowed) {
+	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + identityBytes(a.id) + entryOverhead
+	if a.cost > c.maxBytes {
+		return
+	}
 	c.mu.Lock()
-	if len(c.m) >= c.max {
-		for k := range c.m {
+	if old := c.m[key]; old != nil {
+		c.bytes -= old.cost
+		delete(c.m, key)
+	}
+	for len(c.m) > 0 && (len(c.m) >= c.max || c.bytes+a.cost > c.maxBytes) {
+		for k, v := range c.m {
+			c.bytes -= v.cost
 			delete(c.m, k)
 			break
 		}
 	}
 	c.m[key] = a
+	c.bytes += a.cost
 	c.mu.Unlock()
 }
 
 func (c *decisionCache) drop(key string) {
 	c.mu.Lock()
-	delete(c.m, key)
+	if old := c.m[key]; old != nil {
+		c.bytes -= old.cost
+		delete(c.m, key)
+	}
 	c.mu.Unlock()
+}
+
+// identityBytes is what an identity's strings hold (its structure is in entryOverhead).
+func identityBytes(id *tokens.Identity) int64 {
+	n := len(id.Subject) + len(id.Issuer) + len(id.Org)
+	for _, r := range id.Roles {
+		n += len(r) + 16
+	}
+	for _, p := range id.Permissions {
+		n += len(p) + 16
+	}
+	for org, roles := range id.OrgRoles {
+		n += len(org) + 64
+		for _, r := range roles {
+			n += len(r) + 16
+		}
+	}
+	for _, a := range id.Assignments {
+		n += len(a.Role) + len(a.Org) + 64
+		for _, s := range a.Scope {
+			n += len(s) + 16
+		}
+	}
+	return int64(n)
 }
 
 // requestKey returns the decision-cache key of a request whose only token source is a single
 // Authorization header, or "" when the request cannot use the cache. The token in the key is the
 // raw text after "Bearer "; the slow path stores only keys whose token it extracted identically.
-// NUL separates the parts: it can appear in none of them.
+// NUL separates the parts: it can appear in none of them. Nothing is copied for a request whose
+// parts exceed the bounds (token cap, maxPathLength): it takes the slow path, which refuses it.
 func (g *Gatehouse) requestKey(req *http.Request) string {
 	if g.decisions == nil {
 		return ""
 	}
 	v := req.Header["Authorization"]
-	if len(v) != 1 || len(v[0]) < 8 || v[0][6] != ' ' || !strings.EqualFold(v[0][:6], "bearer") {
+	if len(v) != 1 || len(v[0]) < 8 || len(v[0]) > tokens.MaxTokenSize+7 || v[0][6] != ' ' || !strings.EqualFold(v[0][:6], "bearer") {
 		return ""
 	}
 	tenant := ""
@@ -79,7 +131,11 @@ func (g *Gatehouse) requestKey(req *http.Request) string {
 		}
 		tenant = t[0]
 	}
-	return req.Method + "\x00" + req.URL.EscapedPath() + "\x00" + tenant + "\x00" + v[0][7:]
+	path := req.URL.EscapedPath()
+	if len(path) > g.maxPath || len(tenant) > maxTenantKey || len(req.Method) > maxMethodKey {
+		return ""
+	}
+	return req.Method + "\x00" + path + "\x00" + tenant + "\x00" + v[0][7:]
 }
 
 // replay lets a request through from a cached allow if it is still valid; it reports whether it
@@ -103,10 +159,7 @@ func (g *Gatehouse) replay(req *http.Request) bool {
 		c.drop(key)
 		return false
 	}
-	g.setIdentity(req, a)
-	if !g.forwardToken {
-		tokens.Remove(req, g.sources)
-	}
+	g.forward(req, a)
 	if g.auditAllowed {
 		g.allowAudit(req, a.route, a.id, a.org, a.reason)
 	}

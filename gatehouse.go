@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,28 +13,30 @@ import (
 
 // Gatehouse is the compiled middleware. Every field is read-only after New.
 type Gatehouse struct {
-	next         http.Handler
-	name         string
-	verifier     *tokens.Verifier
-	sources      []tokens.Source
-	routes       *matcher.Table
-	unmatched    *matcher.Route
-	tenant       *policy.Tenant
-	staticPolicy *policy.Policy // the inline policy (nil with policyFile)
-	policyFile   *policy.File
-	trust        policy.Options
-	forwardToken bool
-	auditAllowed bool
-	shadow       bool
-	decisions    *decisionCache
-	tenantByHost bool   // the decision key must include the Host
-	tenantHeader string // the decision key must include this header (header tenant mode)
-	leeway       int64  // seconds
+	next               http.Handler
+	name               string
+	verifier           *tokens.Verifier
+	sources            []tokens.Source
+	routes             *matcher.Table
+	unmatched          *matcher.Route
+	tenant             *policy.Tenant
+	staticPolicy       *policy.Policy // the inline policy (nil with policyFile)
+	policyFile         *policy.File
+	trust              policy.Options
+	forwardToken       bool
+	auditAllowed       bool
+	shadow             bool
+	overridesAuthorize bool // overrides: authorize (else refuse)
+	decisions          *decisionCache
+	tenantByHost       bool   // the decision key must include the Host
+	tenantHeader       string // the decision key must include this header (header tenant mode)
+	leeway             int64  // seconds
+	maxPath            int    // longest escaped path served (414 beyond)
+	sets               []*tokens.RemoteSet
 
-	prefix       string // normalized identity header prefix ("x-auth-")
-	prefixFirst  byte
-	prefixThird  byte // third byte of the normalized prefix when it is a letter or digit, else 0
+	protect      *protection // the header rule
 	hSubject     string
+	hIssuer      string
 	hOrg         string
 	hRoles       string
 	hPermissions string
@@ -50,6 +53,7 @@ type outcome struct {
 	permission string
 	id         *tokens.Identity
 	org        string
+	grant      *allowed // shadow mode: what the request forwards although denied
 }
 
 // authorize runs the whole pipeline (identity headers already stripped) and reports whether the
@@ -59,8 +63,9 @@ func (g *Gatehouse) authorize(rw http.ResponseWriter, req *http.Request) bool {
 	if o == nil {
 		return true
 	}
-	if g.shadow {
+	if g.shadow && o.status != 500 {
 		g.audit(req, o, "shadow-deny")
+		g.forward(req, o.grant)
 		return true
 	}
 	g.respond(rw, req, o)
@@ -72,15 +77,19 @@ func (g *Gatehouse) fail(rw http.ResponseWriter, req *http.Request, r interface{
 	g.respond(rw, req, &outcome{status: 500, detail: "internal error", reason: "panic in gatehouse: " + panicText(r)})
 }
 
-// evaluate returns nil to let the request through (identity headers already set), or the denial.
-// key is the request's decision-cache key ("" when it has none); an allow is stored under it.
+// evaluate returns nil to let the request through (the request already shaped for the backend), or
+// the denial. key is the request's decision-cache key ("" when it has none); an allow is stored under it.
 func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	if req.URL.Opaque != "" {
 		return &outcome{status: 400, detail: "unsafe path", reason: "opaque request URI"}
 	}
-	segs, err := matcher.Split(req.URL.EscapedPath())
+	path := req.URL.EscapedPath()
+	if len(path) > g.maxPath {
+		return &outcome{status: 414, detail: "path too long", reason: "path of " + strconv.Itoa(len(path)) + " bytes exceeds maxPathLength " + strconv.Itoa(g.maxPath)}
+	}
+	segs, err := matcher.Split(path)
 	if err != nil {
-		return &outcome{status: 400, detail: "unsafe path", reason: "path " + req.URL.EscapedPath() + " could be read differently by the backend"}
+		return &outcome{status: 400, detail: "unsafe path", reason: "the path could be read differently by the backend"}
 	}
 	route, vals := g.routes.Match(req.Method, segs)
 	if route == nil {
@@ -88,11 +97,12 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	}
 	switch route.Requirement {
 	case matcher.Public:
+		g.forward(req, nil)
 		g.allowAudit(req, route, nil, "", "public route")
 		return nil
 	case matcher.Deny:
 		if route == g.unmatched {
-			return &outcome{status: 403, code: "insufficient_scope", detail: "no route", reason: "no route matches " + req.Method + " " + req.URL.EscapedPath(), route: route}
+			return &outcome{status: 403, code: "insufficient_scope", detail: "no route", reason: "no route matches", route: route}
 		}
 		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: "the route denies every request", route: route}
 	}
@@ -108,19 +118,17 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	pol := g.currentPolicyAt(time.Now())
 	d := policy.Decide(pol, g.trust, id, route, target)
 	if !d.Allow {
+		o := &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: d.Reason, route: route, permission: d.Permission, id: id, org: d.Org}
 		if g.shadow {
-			g.setIdentity(req, g.grant(pol, id, route, d, target))
+			o.grant = g.grant(pol, id, route, d, target)
 		}
-		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: d.Reason, route: route, permission: d.Permission, id: id, org: d.Org}
+		return o
 	}
 	a := g.grant(pol, id, route, d, target)
-	if key != "" && strings.HasSuffix(key, "\x00"+token) {
+	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
 		g.decisions.put(key, a)
 	}
-	g.setIdentity(req, a)
-	if !g.forwardToken {
-		tokens.Remove(req, g.sources)
-	}
+	g.forward(req, a)
 	g.allowAudit(req, route, id, d.Org, d.Reason)
 	return nil
 }
@@ -151,28 +159,13 @@ func (g *Gatehouse) currentPolicyAt(now time.Time) *policy.Policy {
 	return g.staticPolicy
 }
 
-// Identity headers are stripped in ServeHTTP: every header whose name, lowercased with "_" and
-// "." read as "-", starts with the identity prefix is deleted, so clients can neither set nor
-// append identity.
-var headerNormalizer = strings.NewReplacer("_", "-", ".", "-")
-
-func normalizeHeaderName(s string) string {
-	return headerNormalizer.Replace(strings.ToLower(s))
-}
-
-// setIdentity sets the identity headers of an allow (the client's copies are already stripped).
-func (g *Gatehouse) setIdentity(req *http.Request, a *allowed) {
-	h := req.Header
-	if a.id.Subject != "" {
-		h[g.hSubject] = []string{a.id.Subject}
+// release gives back the shared key sets and policy file this middleware holds (ctx cancelled).
+func (g *Gatehouse) release() {
+	defer func() { _ = recover() }() // runs in its own goroutine: a panic there would kill Traefik
+	for _, s := range g.sets {
+		s.Release()
 	}
-	if a.org != "" {
-		h[g.hOrg] = []string{a.org}
-	}
-	if a.roles != "" {
-		h[g.hRoles] = []string{a.roles}
-	}
-	if a.perms != "" {
-		h[g.hPermissions] = []string{a.perms}
+	if g.policyFile != nil {
+		g.policyFile.Release()
 	}
 }

@@ -14,39 +14,45 @@ import (
 
 // Config is the middleware configuration. Traefik decodes it with mapstructure from labels or the
 // file provider: keys match case-insensitively, every value may arrive as a string, and a
-// comma-separated string fills a list. Durations are strings ("30s").
+// comma-separated string fills a list. Durations, sizes, numbers and booleans are strings ("30s",
+// "8MiB", "10000", "false"), so that an option left unset ("") can be told from one set to its
+// default: a settingsFile fills only what is unset, and New applies the defaults after that.
 type Config struct {
-	Issuers      []string
-	Audiences    []string
-	JWKSURL      string
-	Keys         []string
-	Secret       string
-	SecretFile   string
-	Algorithms   []string
-	Leeway       string
-	RequireTyp   string
-	TokenSources []string
-	ForwardToken bool
-	Claims       ClaimsConfig
-	HeaderPrefix string
-	Realm        string
-	AuditAllowed bool
-	CacheSize    int
-	JWKSCooldown string
-	JWKSRefresh  string
-	JWKSTimeout  string
+	Issuers          []string
+	Audiences        []string
+	AllowAnyAudience string // "true": accept tokens for any audience even with keys from a JWKS (visible opt-out)
+	JWKSURL          string
+	Keys             []string
+	Secret           string
+	SecretFile       string
+	Algorithms       []string
+	Leeway           string
+	RequireTyp       string
+	TokenSources     []string
+	ForwardToken     string // default true
+	Claims           ClaimsConfig
+	HeaderPrefix     string
+	Realm            string
+	AuditAllowed     string // default false
+	CacheSize        string // entries of each cache, default 10000; 0 turns caching off
+	CacheBytes       string // bytes of each cache, default 8MiB
+	MaxPathLength    string // longest escaped request path, default 4096 (414 beyond)
+	JWKSCooldown     string
+	JWKSRefresh      string
+	JWKSTimeout      string
 
 	Routes                []string
 	Unmatched             string
 	Policy                string
 	PolicyFile            string
 	PolicyReload          string
-	TrustTokenPermissions bool
+	TrustTokenPermissions string // default false
 	Tenant                string
 	Mode                  string
+	Overrides             string // "refuse" (default) or "authorize"
 
 	// SettingsFile names a YAML file of options shared by many middlewares; it fills what this
-	// configuration leaves at the default.
+	// configuration leaves unset.
 	SettingsFile string
 
 	// Unknown collects keys the decoder did not recognize; New fails on any (a typo must not
@@ -66,30 +72,25 @@ type ClaimsConfig struct {
 	Unknown map[string]interface{} `mapstructure:",remain"`
 }
 
-// CreateConfig returns the defaults. List defaults are applied in New, not here: the decoder
-// overwrites a pre-filled list element by element and would keep stale entries.
+// CreateConfig returns an empty configuration: every option unset. Defaults are applied in New,
+// after the settingsFile, so that a label equal to a default still overrides the file.
 func CreateConfig() *Config {
-	return &Config{
-		ForwardToken: true,
-		Leeway:       "30s",
-		HeaderPrefix: "X-Auth-",
-		Realm:        "gatehouse",
-		CacheSize:    10000,
-		PolicyReload: "2s",
-		JWKSCooldown: "10s",
-		JWKSRefresh:  "15m",
-		JWKSTimeout:  "5s",
-	}
+	return &Config{}
 }
 
 // New compiles the configuration into a middleware. It reports every configuration problem at once
 // and never returns a half-configured middleware. It makes no network call and starts no goroutine.
+// The shared key sets and policy files it takes are released when ctx is cancelled (Traefik cancels
+// it when it builds the next configuration generation).
 func New(ctx context.Context, next http.Handler, config *Config, name string) (http.Handler, error) {
 	g, err := build(config, name)
 	if err != nil {
 		return nil, err
 	}
 	g.next = next
+	if ctx != nil && ctx.Done() != nil {
+		context.AfterFunc(ctx, g.release)
+	}
 	return g, nil
 }
 
@@ -109,14 +110,34 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		}
 	}()
 	h := req.Header
-	n := len(g.prefix)
+	p := g.protect
+	override := ""
 	for name := range h {
-		if len(name) >= n && name[0]|0x20 == g.prefixFirst && (g.prefixThird == 0 || name[2]|0x20 == g.prefixThird) &&
-			normalizeHeaderName(name[:n]) == g.prefix {
-			delete(h, name)
+		if name != "" && p.first[name[0]] {
+			switch p.class(name) {
+			case hdrIdentity:
+				delete(h, name)
+			case hdrTenant:
+				if name != g.tenantHeader {
+					delete(h, name)
+				}
+			case hdrOverride:
+				override = name
+				if g.overridesAuthorize {
+					canonicalOverride(h, name)
+				}
+			}
 		}
 	}
-	if !g.replay(req) && !g.authorize(rw, req) {
+	decided := false
+	if override != "" || req.URL.RawQuery != "" || req.Method == http.MethodPost {
+		answered := false
+		answered, decided = g.checkOverrides(rw, req, override)
+		if answered {
+			return
+		}
+	}
+	if !decided && !g.replay(req) && !g.authorize(rw, req) {
 		return
 	}
 	forwarded = true

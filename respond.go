@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/matcher"
 	"github.com/gatehouse-dev/gatehouse/tokens"
@@ -48,32 +49,70 @@ func (g *Gatehouse) allowAudit(req *http.Request, route *matcher.Route, id *toke
 	}
 }
 
+// Audit field bounds: no field of an audit line exceeds these many bytes (plus the truncation
+// marker), whatever the request, so a line is at most a few KiB.
+const (
+	maxAuditField = 256
+	maxAuditPath  = 1024
+)
+
 // audit writes one JSON line to stderr: Traefik passes the plugin's raw stderr through at every log
-// level, so operators see denials with Traefik's default settings. Subject and org are those of a
-// verified token only.
+// level, so operators see denials with Traefik's default settings. Subject, issuer and org are those
+// of a verified token only. Every field is bounded (bounded).
 func (g *Gatehouse) audit(req *http.Request, o *outcome, decision string) {
 	line := `{"time":` + jsonString(time.Now().UTC().Format(time.RFC3339Nano)) +
-		`,"gatehouse":` + jsonString(g.name) +
+		`,"gatehouse":` + jsonString(bounded(g.name, maxAuditField)) +
 		`,"decision":"` + decision + `","status":` + strconv.Itoa(o.status) +
-		`,"reason":` + jsonString(o.reason)
+		`,"reason":` + jsonString(bounded(o.reason, maxAuditPath))
 	if o.route != nil {
-		line += `,"route":` + jsonString(o.route.Text)
+		line += `,"route":` + jsonString(bounded(o.route.Text, maxAuditField))
 		perm := o.permission
 		if perm == "" {
 			perm = o.route.Requirement
 		}
-		line += `,"permission":` + jsonString(perm)
+		line += `,"permission":` + jsonString(bounded(perm, maxAuditField))
 	}
 	if o.id != nil {
 		org := o.org
 		if org == "" {
 			org = o.id.Org
 		}
-		line += `,"subject":` + jsonString(o.id.Subject) + `,"org":` + jsonString(org)
+		line += `,"subject":` + jsonString(bounded(o.id.Subject, maxAuditField)) + `,"issuer":` + jsonString(bounded(o.id.Issuer, maxAuditField)) +
+			`,"org":` + jsonString(bounded(org, maxAuditField))
 	}
-	line += `,"method":` + jsonString(req.Method) + `,"path":` + jsonString(req.URL.EscapedPath()) +
-		`,"client":` + jsonString(req.RemoteAddr) + "}\n"
+	line += `,"method":` + jsonString(bounded(req.Method, maxAuditField)) + `,"path":` + jsonString(bounded(req.URL.EscapedPath(), maxAuditPath)) +
+		`,"client":` + jsonString(bounded(req.RemoteAddr, maxAuditField)) + "}\n"
 	_, _ = os.Stderr.WriteString(line)
+}
+
+// bounded cuts s to at most max bytes (at a UTF-8 boundary) and marks the cut visibly with the
+// number of bytes left out: "…[+1234 bytes]".
+func bounded(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…[+" + strconv.Itoa(len(s)-cut) + " bytes]"
+}
+
+// refuseOverride answers a request that carries a method or path override (400), or whose form
+// body cannot be checked for one (413): Gatehouse decided on the method and path it saw, and a
+// backend honouring the override would perform another. It reports whether it answered: in shadow
+// mode the refusal is only audited and the request goes on.
+func (g *Gatehouse) refuseOverride(rw http.ResponseWriter, req *http.Request, status int, reason string) bool {
+	o := &outcome{status: status, detail: "method or path override refused", reason: reason}
+	if status == 413 {
+		o.detail = "form body too large to check"
+	}
+	if g.shadow {
+		g.audit(req, o, "shadow-deny")
+		return false
+	}
+	g.respond(rw, req, o)
+	return true
 }
 
 func jsonString(s string) string {

@@ -11,7 +11,8 @@ import (
 )
 
 // applySettingsFile fills, from the YAML document at c.SettingsFile, every option the middleware's
-// own configuration left at its default. It lets many middlewares (one per service in Docker labels)
+// own configuration left unset (absent or empty): a value the middleware sets wins, even when it
+// equals the default (CreateConfig leaves every option unset; New applies defaults afterwards). It lets many middlewares (one per service in Docker labels)
 // share issuer settings written once: the labels then carry only settingsFile and routes.
 // Options are matched case-insensitively, values may be strings, lists may be comma-separated.
 func applySettingsFile(p *problems, c *Config) {
@@ -42,7 +43,8 @@ func parseSettings(data []byte) (doc map[string]interface{}, err error) {
 	return doc, nil
 }
 
-// fill sets the fields of dst named by doc's keys, where dst still holds the default in def.
+// fill sets the fields of dst named by doc's keys, where dst is still unset (equal to def, the empty
+// configuration).
 func fill(p *problems, where string, dst, def reflect.Value, doc map[string]interface{}) {
 	keys := make([]string, 0, len(doc))
 	for k := range doc {
@@ -67,7 +69,7 @@ func fill(p *problems, where string, dst, def reflect.Value, doc map[string]inte
 			continue
 		}
 		if !reflect.DeepEqual(f.Interface(), d.Interface()) {
-			continue // the middleware's own value wins
+			continue // the middleware's own value wins, whatever it is
 		}
 		if msg := setValue(f, doc[k]); msg != "" {
 			p.add(where+k, msg)

@@ -3,11 +3,20 @@ package matcher
 import (
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
-// controls are the C0 control characters and DEL.
-const controls = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
+// pathBytes are the bytes a path may hold raw: RFC 3986 §3.3 pchar without ";" (ALPHA DIGIT
+// - . _ ~ ! $ & ' ( ) * + , = : @), the "[" and "]" that Go's URL.EscapedPath leaves raw, "/" and
+// the "%" that starts an escape.
+const pathBytes = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,=:@[]/%"
+
+// escapable are the ASCII characters whose percent-escape a segment may hold: those that never
+// appear raw in a forwarded path and mean nothing to a router (space " < > ^ ` { | }), and the
+// sub-delimiters, ":", "@", "[" and "]", whose escaped and raw forms RFC 3986 §2.2 keeps distinct.
+const escapable = " \"<>^`{|}!$&'()*+,=:@[]"
 
 // ErrUnsafePath means the request path has a form that a backend could read differently from the
 // matcher. Such requests are refused (400) rather than normalized: Gatehouse never authorizes one
@@ -15,27 +24,43 @@ const controls = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x
 var ErrUnsafePath = errors.New("unsafe request path")
 
 // Split checks the escaped request path (as Traefik forwards it, url.URL.EscapedPath) and returns
-// its decoded segments; a trailing slash yields a final empty segment ("/a/" → ["a", ""]).
+// its decoded segments; a trailing slash yields a final empty segment ("/a/" → ["a", ""]). It
+// accepts a path only if every backend reads it as the same segments holding the same text, and
+// refuses every other path with ErrUnsafePath instead of normalizing it. The rule:
 //
-// Refused: a path not starting with "/"; empty segments ("//"); dot segments ("." and "..");
-// backslashes; ";" (path parameters); control characters; and percent-escapes of "/", "\", ";",
-// "%", ".", of any unreserved character (RFC 3986 §2.3: their decoded form is a different spelling
-// of the same path) and of control characters, as well as malformed escapes. What remains has a
-// single meaning: every other escape decodes to a character that cannot change the path's
-// structure, so matcher and backend agree.
+//   - Raw bytes. The path starts with "/" and holds only ALPHA DIGIT - . _ ~ ! $ & ' ( ) * + , = :
+//     @ [ ] / and "%" (RFC 3986 §3.3 pchar, less ";"). Refused raw: ";" (path parameters, which
+//     Tomcat and Spring cut away), "\" (a separator on Windows and in some proxies), "?", "#",
+//     space, " < > ^ ` { | }, controls and every byte ≥ 0x80.
+//   - Segments. No empty segment ("//"; only the last is empty, after a trailing "/") and no dot
+//     segment ("." or "..", RFC 3986 §5.2.4).
+//   - Escapes. "%" and two hex digits of either case, decoding to one of the characters above
+//     (space " < > ^ ` { | }, which have no raw spelling, or ! $ & ' ( ) * + , = : @ [ ], whose
+//     escape RFC 3986 §2.2 keeps distinct from the raw form) or to a byte ≥ 0x80. Refused: malformed
+//     escapes, escapes of unreserved characters (§2.3: "%61" is a second spelling of "a", "%2E" of
+//     "."), of "/", "\", ";", "%", "?" and "#" (structure for a backend that decodes before it routes,
+//     "%25" a double encoding) and of controls.
+//   - Decoded text. A segment with escaped bytes ≥ 0x80 must decode to valid UTF-8 (RFC 3629: no
+//     overlong forms such as "%C0%AE", no surrogates, nothing above U+10FFFF) without C1 controls,
+//     default-ignorable code points (U+00AD, U+200B, U+FEFF, ...), code points unassigned in
+//     Unicode 14.0, or code points whose NFKC form (UAX #15) contains ASCII: "%EF%BC%8F" (U+FF0F
+//     FULLWIDTH SOLIDUS) reads as "/" to a backend that normalizes.
+//
+// What passes has one reading: decoding it gives the segments, and no backend that decodes,
+// NFKC-normalizes or case-folds away invisible characters sees another segment boundary or another
+// ASCII character. Two accepted paths decode alike only if they differ in the case of hex digits or
+// in escaping ! $ & ' ( ) * + , = : @ [ ].
+//
+// Split looks at escapes only in segments that contain a "%", and at code points only in segments
+// that escape a byte ≥ 0x80.
 func Split(escaped string) ([]string, error) {
-	if escaped == "" || escaped[0] != '/' || strings.Contains(escaped, "//") || strings.ContainsAny(escaped, "\\;") {
-		return nil, ErrUnsafePath
-	}
-	if strings.Contains(escaped, "/.") {
-		if err := checkDots(escaped); err != nil {
-			return nil, err
-		}
-	}
-	if strings.ContainsAny(escaped, controls) {
+	if escaped == "" || escaped[0] != '/' || strings.TrimLeft(escaped, pathBytes) != "" || strings.Contains(escaped, "//") {
 		return nil, ErrUnsafePath
 	}
 	segs := strings.Split(escaped[1:], "/")
+	if strings.Contains(escaped, "/.") && hasDotSegment(segs) {
+		return nil, ErrUnsafePath
+	}
 	if strings.IndexByte(escaped, '%') < 0 {
 		return segs, nil
 	}
@@ -52,50 +77,57 @@ func Split(escaped string) ([]string, error) {
 	return segs, nil
 }
 
-func checkDots(p string) error {
-	for _, s := range strings.Split(p[1:], "/") {
+func hasDotSegment(segs []string) bool {
+	for _, s := range segs {
 		if s == "." || s == ".." {
-			return ErrUnsafePath
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
-// decode percent-decodes one segment after refusing escapes that could change its meaning.
+// decode percent-decodes one segment that contains a "%", refusing the escapes and decoded code
+// points the rule in Split's comment refuses.
 func decode(s string) (string, error) {
-	for i := 0; i < len(s); i++ {
-		if s[i] != '%' {
-			continue
-		}
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+	high := false
+	for i := strings.IndexByte(s, '%'); i >= 0; {
+		if i+3 > len(s) {
 			return "", ErrUnsafePath
 		}
-		b := unhex(s[i+1])<<4 | unhex(s[i+2])
-		if b < 0x20 || b == 0x7f || isUnreserved(b) || strings.IndexByte("/\\;%", b) >= 0 {
+		b, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+		if err != nil {
 			return "", ErrUnsafePath
 		}
+		if b >= utf8.RuneSelf {
+			high = true
+		} else if strings.IndexByte(escapable, byte(b)) < 0 {
+			return "", ErrUnsafePath
+		}
+		next := strings.IndexByte(s[i+3:], '%')
+		if next < 0 {
+			break
+		}
+		i += 3 + next
 	}
 	d, err := url.PathUnescape(s)
 	if err != nil {
 		return "", ErrUnsafePath
 	}
+	if high && !validText(d) {
+		return "", ErrUnsafePath
+	}
 	return d, nil
 }
 
-func isUnreserved(b byte) bool {
-	return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' || b == '.' || b == '_' || b == '~'
-}
-
-func isHex(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
+// validText reports whether a decoded segment is valid UTF-8 without refused code points.
+func validText(d string) bool {
+	if !utf8.ValidString(d) {
+		return false
 	}
-	return c - 'A' + 10
+	for _, r := range d {
+		if r >= utf8.RuneSelf && refusedRune(r) {
+			return false
+		}
+	}
+	return true
 }

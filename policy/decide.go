@@ -22,10 +22,18 @@ type Decision struct {
 // Options are the policy switches of one middleware.
 type Options struct {
 	TrustTokenPermissions bool // permissions carried in the token count (in the token's own org)
+
+	// IssuerQualified makes policy assignments without an issuer match nobody, in Decide and in
+	// Grants alike. It MUST be set when the middleware trusts more than one issuer: a sub is
+	// unique only within its issuer (RFC 7519 Section 4.1.2), so an unqualified assignment
+	// would also grant its role to another issuer's subject of the same name.
+	IssuerQualified bool
 }
 
 // Decide answers whether id may perform the request that matched route and addresses target.
-// p may be nil (no policy document): then only token permissions can grant.
+// p may be nil (no policy document): then only token permissions can grant. A policy assignment
+// counts only for its issuer's tokens when it names one, and for no token when it names none and
+// opts.IssuerQualified is set.
 func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, target Target) Decision {
 	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403}
 	org := id.Org
@@ -58,17 +66,18 @@ func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, 
 			return allow(d, "role \""+r+"\" in org \""+org+"\" grants \""+perm+"\"")
 		}
 	}
+	// Token-carried assignments come from the token itself: they are its issuer's by construction.
 	for _, a := range id.Assignments {
 		if a.Org == org && p.roles[a.Role][perm] && scopeStrings(a.Scope, target.Resource) {
 			return allow(d, "token assignment of role \""+a.Role+"\" in org \""+org+"\" grants \""+perm+"\"")
 		}
 	}
 	for _, g := range p.grants[id.Subject+"\x00"+org] {
-		if g.perms[perm] && covers(g.scopes, target.Resource) {
-			return allow(d, "policy assignment of role \""+g.role+"\" to \""+id.Subject+"\" in org \""+org+"\" grants \""+perm+"\"")
+		if g.perms[perm] && g.applies(opts, id) && covers(g.scopes, target.Resource) {
+			return allow(d, "policy assignment of role "+strconv.Quote(g.role)+" to "+strconv.Quote(id.Subject)+g.issuerNote()+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
 		}
 	}
-	d.Reason = lacks(p, id, roles, org, perm)
+	d.Reason = lacks(p, opts, id, roles, org, perm)
 	return d
 }
 
@@ -100,13 +109,17 @@ func tokenRoles(id *tokens.Identity, org string) []string {
 	return tokens.SortedSet(append(append([]string{}, id.Roles...), extra...))
 }
 
-func lacks(p *Policy, id *tokens.Identity, roles []string, org, perm string) string {
+// lacks explains a denial, listing the roles that count for id in org (policy assignments only
+// when they apply to id's issuer).
+func lacks(p *Policy, opts Options, id *tokens.Identity, roles []string, org, perm string) string {
 	var held []string
 	for _, r := range roles {
 		held = append(held, strconv.Quote(r))
 	}
 	for _, g := range p.grants[id.Subject+"\x00"+org] {
-		held = append(held, strconv.Quote(g.role)+scopeNote(g.scopes))
+		if g.applies(opts, id) {
+			held = append(held, strconv.Quote(g.role)+g.issuerNote()+scopeNote(g.scopes))
+		}
 	}
 	for _, a := range id.Assignments {
 		if a.Org == org {
@@ -133,9 +146,11 @@ func scopeNote(scopes [][]string) string {
 	return " (scoped to " + strings.Join(parts, ", ") + ")"
 }
 
-// scopeStrings applies a token-carried scope list, given as paths.
+// scopeStrings applies a token-carried scope list, given as paths: nil (no scope claim) covers
+// the whole org; a non-nil empty list covers nothing (the tokens package refuses present-but-empty
+// scopes; this is defence in depth). A scope that does not parse covers nothing.
 func scopeStrings(scopes []string, resource []string) bool {
-	if len(scopes) == 0 {
+	if scopes == nil {
 		return true
 	}
 	for _, s := range scopes {
@@ -157,7 +172,8 @@ func has(list []string, s string) bool {
 }
 
 // Grants returns the roles and permissions id holds in org for the resource, sorted and
-// deduplicated, for the identity headers.
+// deduplicated, for the identity headers. It counts exactly what Decide counts: policy
+// assignments only when they apply to id's issuer (see Options.IssuerQualified).
 func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (roles, perms []string) {
 	roles = append(roles, tokenRoles(id, org)...)
 	if opts.TrustTokenPermissions && org == id.Org {
@@ -172,7 +188,7 @@ func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource [
 		}
 	}
 	for _, g := range p.grants[id.Subject+"\x00"+org] {
-		if covers(g.scopes, resource) {
+		if g.applies(opts, id) && covers(g.scopes, resource) {
 			roles = append(roles, g.role)
 		}
 	}

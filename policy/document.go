@@ -21,26 +21,14 @@ type Policy struct {
 	permissions map[string]bool
 	roles       map[string]map[string]bool
 	grants      map[string][]grant // subject + "\x00" + org → server-side assignments
-}
-
-// grant is one server-side role assignment.
-type grant struct {
-	role   string
-	perms  map[string]bool
-	scopes [][]string // nil: the whole org
+	unqualified []string           // locations of the assignments without issuer
+	issuers     []string           // the issuers assignments name, sorted
 }
 
 type document struct {
 	Permissions []string             `yaml:"permissions"`
 	Roles       map[string][]string  `yaml:"roles"`
 	Assignments []assignmentDocument `yaml:"assignments"`
-}
-
-type assignmentDocument struct {
-	Subject string      `yaml:"subject"`
-	Org     string      `yaml:"org"`
-	Role    string      `yaml:"role"`
-	Scope   interface{} `yaml:"scope"`
 }
 
 // Parse compiles a policy document. It reports every problem at once, joined by newlines, each
@@ -72,7 +60,7 @@ func Parse(data []byte) (pol *Policy, err error) {
 }
 
 // documentKeys are the keys of the policy document's objects.
-var documentKeys = map[string]bool{"permissions": true, "roles": true, "assignments": true, "subject": true, "org": true, "role": true, "scope": true}
+var documentKeys = map[string]bool{"permissions": true, "roles": true, "assignments": true, "subject": true, "issuer": true, "org": true, "role": true, "scope": true}
 
 // describeYAMLError names duplicate roles plainly; yaml.v3 reports them as duplicate mapping keys.
 func describeYAMLError(msg string) string {
@@ -152,25 +140,6 @@ func (p *Policy) addRoles(roles map[string][]string, problems []string) []string
 			}
 		}
 		p.roles[name] = perms
-	}
-	return problems
-}
-
-func (p *Policy) addAssignments(list []assignmentDocument, problems []string) []string {
-	for i, a := range list {
-		where := "assignments[" + strconv.Itoa(i) + "]"
-		scopes, err := parseScopes(a.Scope)
-		switch {
-		case a.Subject == "" || a.Org == "" || a.Role == "":
-			problems = append(problems, where+": subject, org and role are required")
-		case p.roles[a.Role] == nil:
-			problems = append(problems, where+": unknown role "+strconv.Quote(a.Role))
-		case err != nil:
-			problems = append(problems, where+": "+err.Error())
-		default:
-			key := a.Subject + "\x00" + a.Org
-			p.grants[key] = append(p.grants[key], grant{role: a.Role, perms: p.roles[a.Role], scopes: scopes})
-		}
 	}
 	return problems
 }

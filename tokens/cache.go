@@ -1,49 +1,95 @@
 package tokens
 
-import "sync"
+import (
+	"strings"
+	"sync"
+)
 
-// Cache is a bounded map from the exact token string to its verified identity. It is safe for
-// concurrent use. When full, an arbitrary entry is evicted (Go map order is randomized), which keeps
-// every operation O(1) and gives an attacker no eviction order to game.
+// DefaultCacheBytes is the byte budget of a verified-token cache when Options.CacheBytes is 0: 8 MiB,
+// room for about 800 maximal (8 KiB) tokens or several thousand typical ones.
+const DefaultCacheBytes int64 = 8 << 20
+
+// cacheEntryOverhead is charged for every entry on top of its token and identity strings: the
+// cache's map slot (with the spare capacity of a growing map), the Identity struct and the headers
+// of its slices, rounded up generously. TestCacheHeapStaysWithinBudget measures the real heap.
+const cacheEntryOverhead = 512
+
+// Cache is a bounded map from the exact token string to its verified identity, bounded both in
+// entries and in bytes: an entry costs len(token) plus the identity's strings and slices (see
+// Identity.Bytes) plus a fixed overhead. When a new entry does not fit, arbitrary entries are
+// evicted (Go map order is randomized) until it does, which keeps every operation cheap and gives an
+// attacker no eviction order to game; an entry larger than the whole budget is not cached. The
+// cache keeps its own copy of each token, so a token sliced out of a larger header never keeps that
+// header alive. Safe for concurrent use.
 type Cache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[string]*Identity
+	mu         sync.Mutex
+	maxEntries int
+	maxBytes   int64
+	bytes      int64
+	entries    map[string]cacheEntry
 }
 
-// NewCache returns a cache holding at most max identities.
-func NewCache(max int) *Cache {
-	return &Cache{max: max, entries: make(map[string]*Identity, 64)}
+type cacheEntry struct {
+	id   *Identity
+	cost int64
+}
+
+// NewCache returns a cache holding at most maxEntries identities and at most maxBytes bytes
+// (DefaultCacheBytes when maxBytes <= 0). A cache with maxEntries <= 0 stores nothing.
+func NewCache(maxEntries int, maxBytes int64) *Cache {
+	if maxBytes <= 0 {
+		maxBytes = DefaultCacheBytes
+	}
+	return &Cache{maxEntries: maxEntries, maxBytes: maxBytes, entries: make(map[string]cacheEntry, 64)}
 }
 
 // Get returns the cached identity of token if it is still valid at now (Unix seconds, with leeway
 // seconds of skew) and its key has not left the key set; otherwise it drops the entry and returns nil.
 func (c *Cache) Get(token string, now, leeway int64) *Identity {
 	c.mu.Lock()
-	id := c.entries[token]
-	if id == nil {
+	e, ok := c.entries[token]
+	if !ok {
 		c.mu.Unlock()
 		return nil
 	}
-	if now >= id.Expires+leeway || now < id.NotBefore-leeway || id.key.Retired() {
+	id := e.id
+	if now >= id.Expires+leeway || now < id.NotBefore-leeway || id.KeyRetired() {
 		delete(c.entries, token)
+		c.bytes -= e.cost
 		id = nil
 	}
 	c.mu.Unlock()
 	return id
 }
 
-// Put stores id under token, evicting an arbitrary entry when the cache is full.
+// Put stores id under token, evicting arbitrary entries until the new one fits both bounds. An
+// entry costing more than the byte budget is not stored.
 func (c *Cache) Put(token string, id *Identity) {
-	c.mu.Lock()
-	if len(c.entries) >= c.max {
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
+	cost := int64(stringCost(token)) + id.Bytes() + cacheEntryOverhead
+	if cost > c.maxBytes || c.maxEntries <= 0 {
+		return
 	}
-	c.entries[token] = id
+	token = strings.Clone(token) // never keep the request's header (or cookie, or query) alive
+	c.mu.Lock()
+	if old, ok := c.entries[token]; ok {
+		delete(c.entries, token)
+		c.bytes -= old.cost
+	}
+	for len(c.entries) > 0 && (len(c.entries) >= c.maxEntries || c.bytes+cost > c.maxBytes) {
+		c.evictOne()
+	}
+	c.entries[token] = cacheEntry{id: id, cost: cost}
+	c.bytes += cost
 	c.mu.Unlock()
+}
+
+// evictOne drops an arbitrary entry. Call with mu held.
+func (c *Cache) evictOne() {
+	for k, e := range c.entries {
+		delete(c.entries, k)
+		c.bytes -= e.cost
+		return
+	}
 }
 
 // Len returns the number of cached identities.
@@ -51,4 +97,11 @@ func (c *Cache) Len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.entries)
+}
+
+// Bytes returns what the cached entries cost, in the units of the byte budget.
+func (c *Cache) Bytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
 }

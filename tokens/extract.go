@@ -4,7 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // Source is one place a token may come from: a header, a cookie or a query parameter.
@@ -13,7 +15,9 @@ type Source struct {
 	Name string // canonical header name, cookie name or parameter name
 }
 
-// ParseSource parses "header:Authorization", "cookie:session" or "query:access_token".
+// ParseSource parses "header:Authorization", "cookie:session" or "query:access_token". A cookie
+// name must be an RFC 6265 §4.1.1 cookie-name (an RFC 9110 §5.6.2 token), the only names a Cookie
+// header can carry.
 func ParseSource(s string) (Source, error) {
 	kind, name, ok := strings.Cut(strings.TrimSpace(s), ":")
 	kind = strings.ToLower(strings.TrimSpace(kind))
@@ -24,14 +28,36 @@ func ParseSource(s string) (Source, error) {
 	switch kind {
 	case "header":
 		return Source{Kind: kind, Name: textproto.CanonicalMIMEHeaderKey(name)}, nil
-	case "cookie", "query":
+	case "cookie":
+		if strings.Trim(name, tchars) != "" {
+			return Source{}, errors.New("cookie name " + quote(name) + " is not a token (RFC 6265 §4.1.1)")
+		}
+		return Source{Kind: kind, Name: name}, nil
+	case "query":
 		return Source{Kind: kind, Name: name}, nil
 	}
 	return Source{}, errors.New("unknown source kind " + quote(kind) + ": want header, cookie or query")
 }
 
+// tchars are the characters of an RFC 9110 §5.6.2 token.
+const tchars = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+const (
+	// maxCookiePairs bounds the cookie pairs read from one request, as net/http does since Go
+	// 1.24.8 (GODEBUG httpcookiemaxnum=3000); a request with more is refused (ErrMalformed).
+	maxCookiePairs = 3000
+	// maxRawQuery bounds the raw query parsed for a query source: a longer query that may carry
+	// the parameter is refused (ErrTooLarge) before any of it is unescaped or copied.
+	maxRawQuery = 4 * MaxTokenSize
+	// badCookieBytes may not appear in a cookie value (net/http's validCookieValueByte), besides
+	// non-ASCII bytes.
+	badCookieBytes = controls + "\"\\"
+)
+
 // Extract returns the one token the request carries. Two values in one source, or different
-// tokens in two sources, are ErrMultipleTokens; no token anywhere is ErrNoToken.
+// tokens in two sources, are ErrMultipleTokens; no token anywhere is ErrNoToken; a token longer
+// than MaxTokenSize is ErrTooLarge. The token is a substring of the request (a header, cookie or
+// query value): Extract copies nothing, so an oversized one costs no more than a scan.
 func Extract(req *http.Request, sources []Source) (string, error) {
 	token := ""
 	for _, src := range sources {
@@ -41,6 +67,9 @@ func Extract(req *http.Request, sources []Source) (string, error) {
 		}
 		if t == "" {
 			continue
+		}
+		if len(t) > MaxTokenSize {
+			return "", ErrTooLarge
 		}
 		if token != "" && t != token {
 			return "", ErrMultipleTokens
@@ -55,19 +84,17 @@ func Extract(req *http.Request, sources []Source) (string, error) {
 
 func fromSource(req *http.Request, src Source) (string, error) {
 	var values []string
+	var err error
 	switch src.Kind {
 	case "header":
 		values = req.Header[src.Name]
 	case "cookie":
-		for _, c := range req.Cookies() {
-			if c.Name == src.Name {
-				values = append(values, c.Value)
-			}
-		}
+		values, err = cookieValues(req.Header["Cookie"], src.Name)
 	case "query":
-		if req.URL.RawQuery != "" {
-			values = req.URL.Query()[src.Name]
-		}
+		values, err = queryValues(req.URL.RawQuery, src.Name)
+	}
+	if err != nil {
+		return "", err
 	}
 	if len(values) == 0 {
 		return "", nil
@@ -80,6 +107,69 @@ func fromSource(req *http.Request, src Source) (string, error) {
 		return v, nil
 	}
 	return bearer(v, src.Name == "Authorization")
+}
+
+// cookieValues returns the values of the cookies named name, as net/http's Request.Cookies reads
+// them (pairs split on ";", trimmed, name before the first "=", surrounding double quotes removed,
+// a pair with a byte not allowed in a cookie value skipped), but without allocating a Cookie per
+// pair: it visits only the pairs in which name occurs, and returns substrings of the header. It
+// stops at the second value (ErrMultipleTokens follows).
+func cookieValues(lines []string, name string) ([]string, error) {
+	pairs := 0
+	for _, line := range lines {
+		pairs += strings.Count(line, ";") + 1
+	}
+	if pairs > maxCookiePairs {
+		return nil, ErrMalformed
+	}
+	var values []string
+	for _, line := range lines {
+		rest := line
+		for len(values) < 2 {
+			i := strings.Index(rest, name)
+			if i < 0 {
+				break
+			}
+			start := strings.LastIndexByte(rest[:i], ';') + 1
+			part := rest[start:]
+			rest = ""
+			if end := strings.IndexByte(part, ';'); end >= 0 {
+				rest = part[end+1:]
+				part = part[:end]
+			}
+			if v, ok := cookiePair(part, name); ok {
+				values = append(values, v)
+			}
+		}
+	}
+	return values, nil
+}
+
+// cookiePair returns the value of one cookie pair if its name is name and its value is valid.
+func cookiePair(part, name string) (string, bool) {
+	n, v, _ := strings.Cut(textproto.TrimString(part), "=")
+	if textproto.TrimString(n) != name {
+		return "", false
+	}
+	if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+		v = v[1 : len(v)-1]
+	}
+	ascii := utf8.ValidString(v) && utf8.RuneCountInString(v) == len(v)
+	return v, ascii && !strings.ContainsAny(v, badCookieBytes)
+}
+
+// queryValues returns the values of the query parameter name, as URL.Query reads them. A query
+// in which name cannot occur (neither literally nor through %-escapes or "+") is not parsed; one
+// that may carry it and exceeds maxRawQuery is refused before parsing.
+func queryValues(raw, name string) ([]string, error) {
+	if raw == "" || !strings.Contains(raw, name) && !strings.ContainsAny(raw, "%+") {
+		return nil, nil
+	}
+	if len(raw) > maxRawQuery {
+		return nil, ErrTooLarge
+	}
+	q, _ := url.ParseQuery(raw) // like URL.Query: malformed pairs are skipped
+	return q[name], nil
 }
 
 // bearer strips the case-insensitive "Bearer" scheme (RFC 6750 §2.1). In Authorization another
@@ -112,8 +202,8 @@ func Remove(req *http.Request, sources []Source) {
 		case "cookie":
 			removeCookie(req, src.Name)
 		case "query":
-			q := req.URL.Query()
-			if _, ok := q[src.Name]; ok {
+			if values, _ := queryValues(req.URL.RawQuery, src.Name); len(values) > 0 {
+				q := req.URL.Query()
 				q.Del(src.Name)
 				req.URL.RawQuery = q.Encode()
 				req.RequestURI = req.URL.RequestURI()

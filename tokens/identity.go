@@ -1,9 +1,6 @@
 package tokens
 
-import (
-	"sort"
-	"strings"
-)
+import "strings"
 
 // ClaimNames say where identity lives in the claims. Dotted names reach nested objects
 // ("realm_access.roles"). An empty name selects the default fallbacks documented on each field.
@@ -17,7 +14,10 @@ type ClaimNames struct {
 }
 
 // Identity is what a verified token says about its bearer. It is immutable and shared by every
-// request that presents the same token.
+// request that presents the same token. It keeps only the values Gatehouse decides on and forwards,
+// never the claims they were read from, so a cached identity costs what Bytes reports. Every string
+// in it satisfies ValidValue (Subject, Issuer, Org) or ValidListElement (the others), or is empty
+// because its claim was absent.
 type Identity struct {
 	Subject     string
 	Issuer      string // iss: the issuer that vouched for the subject
@@ -28,7 +28,6 @@ type Identity struct {
 	Assignments []Assignment        // token-carried scoped role assignments
 	Expires     int64               // exp, Unix seconds
 	NotBefore   int64               // max(nbf, iat), Unix seconds; 0 if neither
-	Claims      map[string]interface{}
 
 	key *Key
 }
@@ -37,7 +36,7 @@ type Identity struct {
 type Assignment struct {
 	Role  string
 	Org   string
-	Scope []string
+	Scope []string // sorted, deduplicated paths; nil exactly when the scope was absent (the whole org)
 }
 
 // KeyRetired reports whether the key that verified this identity has left its key set.
@@ -56,7 +55,7 @@ func (n ClaimNames) withDefaults() ClaimNames {
 // identity maps verified claims to an Identity. n must come from withDefaults. exp and notBefore
 // (the later of nbf and iat) were read by checkClaims.
 func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*Identity, error) {
-	id := &Identity{Claims: c, Expires: exp, NotBefore: notBefore}
+	id := &Identity{Expires: exp, NotBefore: notBefore}
 	var ok1, ok2, ok3, ok4, ok5, ok6 bool
 	id.Subject, ok1 = stringClaim(c, n.Subject)
 	id.Org, ok2 = stringClaim(c, n.Org)
@@ -119,52 +118,20 @@ func lookup(c map[string]interface{}, path string) interface{} {
 	return cur
 }
 
+// stringClaim reads a single-valued claim: absent (or null) reads as "", a string must satisfy
+// ValidValue, anything else is refused.
 func stringClaim(c map[string]interface{}, path string) (string, bool) {
 	switch v := lookup(c, path).(type) {
 	case nil:
 		return "", true
 	case string:
-		return v, safeValue(v, false)
+		return v, ValidValue(v)
 	}
 	return "", false
 }
 
-// listClaim reads an array of strings, or a string split on sep. Elements must be safe header
-// values without commas (identity headers are comma-separated).
-func listClaim(raw interface{}, sep string) ([]string, bool) {
-	var out []string
-	switch v := raw.(type) {
-	case nil:
-		return nil, true
-	case string:
-		if sep == " " {
-			out = strings.Fields(v)
-		} else {
-			for _, p := range strings.Split(v, sep) {
-				if p = strings.TrimSpace(p); p != "" {
-					out = append(out, p)
-				}
-			}
-		}
-	case []interface{}:
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, false
-			}
-			out = append(out, s)
-		}
-	default:
-		return nil, false
-	}
-	for _, s := range out {
-		if !safeValue(s, true) {
-			return nil, false
-		}
-	}
-	return SortedSet(out), true
-}
-
+// orgRoles reads the org-roles claim: an object mapping each org to its roles (a list claim split
+// on ","). Org names follow the list-element rule, like every org Gatehouse compares.
 func orgRoles(raw interface{}) (map[string][]string, bool) {
 	if raw == nil {
 		return nil, true
@@ -176,7 +143,7 @@ func orgRoles(raw interface{}) (map[string][]string, bool) {
 	out := make(map[string][]string, len(m))
 	for org, roles := range m {
 		list, ok := listClaim(roles, ",")
-		if !ok || !safeValue(org, true) {
+		if !ok || !ValidListElement(org) {
 			return nil, false
 		}
 		out[org] = list
@@ -184,6 +151,7 @@ func orgRoles(raw interface{}) (map[string][]string, bool) {
 	return out, true
 }
 
+// assignments reads the assignments claim: an array of assignment objects.
 func assignments(raw interface{}) ([]Assignment, bool) {
 	if raw == nil {
 		return nil, true
@@ -194,51 +162,121 @@ func assignments(raw interface{}) ([]Assignment, bool) {
 	}
 	var out []Assignment
 	for _, e := range list {
-		m, ok := e.(map[string]interface{})
+		a, ok := assignment(e)
 		if !ok {
 			return nil, false
 		}
-		role, ok1 := m["role"].(string)
-		org, ok2 := m["org"].(string)
-		scope, ok3 := listClaim(m["scope"], ",")
-		if !ok1 || !ok2 || !ok3 || !safeValue(role, true) || !safeValue(org, true) {
-			return nil, false
-		}
-		out = append(out, Assignment{Role: role, Org: org, Scope: scope})
+		out = append(out, a)
 	}
 	return out, true
 }
 
-// controls are the C0 control characters and DEL: never allowed in a value that may be forwarded.
-const controls = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f"
-
-// safeValue rejects C0 controls and DEL (header injection), and commas in list elements.
-func safeValue(s string, listElement bool) bool {
-	if listElement {
-		return !strings.ContainsAny(s, controls+",")
+// assignment reads one {role, org, scope} object. role and org are required strings; scope is
+// optional. No other member is allowed: a member Gatehouse does not know might narrow the grant in
+// the issuer's mind (an expiry, a condition), and ignoring it would widen it.
+func assignment(raw interface{}) (Assignment, bool) {
+	m, ok := raw.(map[string]interface{})
+	if !ok {
+		return Assignment{}, false
 	}
-	return !strings.ContainsAny(s, controls)
-}
-
-// ValidValue reports whether s may be forwarded as a single-valued identity header.
-func ValidValue(s string) bool { return safeValue(s, false) }
-
-// ValidListElement reports whether s may be forwarded as one element of a comma-separated identity header.
-func ValidListElement(s string) bool { return safeValue(s, true) }
-
-// SortedSet returns the sorted, deduplicated elements of list.
-func SortedSet(list []string) []string {
-	if len(list) < 2 {
-		return list
-	}
-	cp := make([]string, len(list))
-	copy(cp, list)
-	sort.Strings(cp)
-	out := cp[:1]
-	for _, s := range cp[1:] {
-		if s != out[len(out)-1] {
-			out = append(out, s)
+	for name := range m {
+		if name != "role" && name != "org" && name != "scope" {
+			return Assignment{}, false
 		}
 	}
-	return out
+	role, ok1 := m["role"].(string)
+	org, ok2 := m["org"].(string)
+	if !ok1 || !ok2 || !ValidListElement(role) || !ValidListElement(org) {
+		return Assignment{}, false
+	}
+	a := Assignment{Role: role, Org: org}
+	scope, present := m["scope"]
+	if !present {
+		return a, true
+	}
+	a.Scope, ok = scopeClaim(scope)
+	if !ok {
+		return Assignment{}, false
+	}
+	return a, true
+}
+
+// scopeClaim reads a present scope: one path string, or a non-empty array of path strings. Only an
+// absent scope means the whole org, so a present one that says nothing ([], "", null, [""]) is
+// refused rather than read as absent. Each path starts with "/" and follows the list-element rule;
+// the policy reads the path itself (a path it cannot parse covers nothing).
+func scopeClaim(raw interface{}) ([]string, bool) {
+	var list []string
+	switch v := raw.(type) {
+	case string:
+		list = []string{v}
+	case []interface{}:
+		list = make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			list = append(list, s)
+		}
+	default:
+		return nil, false
+	}
+	if len(list) == 0 {
+		return nil, false
+	}
+	for _, s := range list {
+		if !strings.HasPrefix(s, "/") || !ValidListElement(s) {
+			return nil, false
+		}
+	}
+	return SortedSet(list), true
+}
+
+// Bytes returns a conservative estimate of the heap an identity keeps alive: its strings and the
+// backing arrays of its slices and map, rounded up for allocator size classes. The Identity struct
+// itself and the key it points to are not included (a cache charges them as per-entry overhead).
+func (id *Identity) Bytes() int64 {
+	n := stringCost(id.Subject) + stringCost(id.Issuer) + stringCost(id.Org)
+	n += listCost(id.Roles) + listCost(id.Permissions)
+	if id.OrgRoles != nil {
+		n += mapOverhead + mapSlot*len(id.OrgRoles)
+		for org, roles := range id.OrgRoles {
+			n += stringCost(org) + listCost(roles)
+		}
+	}
+	n += arrayCost(cap(id.Assignments) * assignmentSize)
+	for _, a := range id.Assignments {
+		n += stringCost(a.Role) + stringCost(a.Org) + listCost(a.Scope)
+	}
+	return int64(n)
+}
+
+const (
+	stringHeader   = 16        // bytes of a string header in a slice's backing array
+	assignmentSize = 16*2 + 24 // two strings and a slice
+	mapOverhead    = 400       // a small map's header and first group or bucket
+	mapSlot        = 96        // each further entry, with the spare room of a doubling map
+)
+
+// stringCost is what the bytes of s occupy on the heap: its length, rounded up to the allocator's
+// size class (at most about 19% more above 16 bytes; small objects round up to 8 or 16).
+func stringCost(s string) int { return arrayCost(len(s)) }
+
+// listCost is what a []string's backing array and its strings occupy.
+func listCost(list []string) int {
+	n := arrayCost(cap(list) * stringHeader)
+	for _, s := range list {
+		n += stringCost(s)
+	}
+	return n
+}
+
+// arrayCost bounds the allocation of n bytes from above: n plus a quarter plus 16 covers every size
+// class of the Go allocator.
+func arrayCost(n int) int {
+	if n == 0 {
+		return 0
+	}
+	return n + n/4 + 16
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math/big"
@@ -33,7 +32,9 @@ type jwkSet struct {
 // signatures, of an unsupported type, malformed or too small are skipped; symmetric ("oct") keys are
 // never taken from a JWKS. previous maps fingerprints of the keys currently held to their *Key, so
 // that an unchanged key keeps its identity (and the tokens it verified stay cached).
-// It returns the keys and the fingerprint of each.
+// It returns the keys and the fingerprint of each. The fingerprint covers every member of the JWK
+// (see fingerprint): a key whose use, key_ops, alg or any other member changed is a new key, judged
+// afresh, and the old one leaves the set.
 func ParseJWKS(body []byte, previous map[string]*Key) ([]*Key, []string, error) {
 	var set jwkSet
 	if err := json.Unmarshal(body, &set); err != nil {
@@ -46,7 +47,10 @@ func ParseJWKS(body []byte, previous map[string]*Key) ([]*Key, []string, error) 
 		if json.Unmarshal(raw, &j) != nil {
 			continue
 		}
-		fp := j.Kty + "|" + j.Kid + "|" + j.Alg + "|" + j.Crv + "|" + j.N + "|" + j.E + "|" + j.X + "|" + j.Y
+		fp, ok := fingerprint(raw)
+		if !ok {
+			continue
+		}
 		if k := previous[fp]; k != nil {
 			keys = append(keys, k)
 			prints = append(prints, fp)
@@ -63,6 +67,20 @@ func ParseJWKS(body []byte, previous map[string]*Key) ([]*Key, []string, error) 
 		return nil, nil, errors.New("JWKS holds no usable signature key")
 	}
 	return keys, prints, nil
+}
+
+// fingerprint identifies a JWK by all of its members: its JSON re-encoded with the members sorted
+// (encoding/json sorts map keys), so that only a change of content, not of layout, makes a new key.
+func fingerprint(raw json.RawMessage) (string, bool) {
+	var members map[string]interface{}
+	if json.Unmarshal(raw, &members) != nil {
+		return "", false
+	}
+	canonical, err := json.Marshal(members)
+	if err != nil {
+		return "", false
+	}
+	return string(canonical), true
 }
 
 func keyFromJWK(j *jwk) (*Key, error) {
@@ -98,7 +116,14 @@ func keyFromJWK(j *jwk) (*Key, error) {
 	return k, nil
 }
 
-func b64(s string) ([]byte, error) { return base64.RawURLEncoding.DecodeString(s) }
+// b64 decodes a JWK member: strict base64url without padding or line breaks (RFC 7517 §4,
+// RFC 7515 §2), exactly as token segments are decoded.
+func b64(s string) ([]byte, error) {
+	if hasLineBreak(s) {
+		return nil, errors.New("line break in base64url")
+	}
+	return b64url.DecodeString(s)
+}
 
 func rsaFromJWK(j *jwk) (*Key, error) {
 	n, err1 := b64(j.N)

@@ -22,8 +22,17 @@ const (
 	FamilyOKP  = "OKP"
 )
 
-// MinSecretBytes is the minimum HMAC secret length (RFC 7518 §3.2: at least the hash size).
+// MinSecretBytes is the minimum HMAC secret length of any configuration: the hash size of HS256.
+// HS384 and HS512 need longer secrets (see MinHMACKeyBytes).
 const MinSecretBytes = 32
+
+// hmacKeyBytes is the minimum HMAC key of each algorithm: its hash output size (RFC 7518 §3.2).
+var hmacKeyBytes = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
+
+// MinHMACKeyBytes returns the shortest HMAC key that may verify alg: 32, 48 and 64 bytes for
+// HS256, HS384 and HS512 (RFC 7518 §3.2: a key of the same size as the hash output or larger MUST
+// be used). It returns 0 for an algorithm that is not HMAC.
+func MinHMACKeyBytes(alg string) int { return hmacKeyBytes[alg] }
 
 // MinRSABits is the minimum RSA modulus size accepted from configuration or a JWKS.
 const MinRSABits = 2048
@@ -60,10 +69,15 @@ type Key struct {
 	retired int32
 }
 
-// Accepts reports whether k may verify a token signed with alg.
+// Accepts reports whether k may verify a token signed with alg: same family, the key's own alg if
+// it has one, the curve bound to alg, and for HMAC a secret at least MinHMACKeyBytes(alg) long.
 func (k *Key) Accepts(alg string) bool {
 	if k.Family != algFamily[alg] || (k.Alg != "" && k.Alg != alg) {
 		return false
+	}
+	if k.Family == FamilyHMAC {
+		secret, ok := k.Public.([]byte)
+		return ok && len(secret) >= MinHMACKeyBytes(alg)
 	}
 	c := algCurve[alg]
 	return c == "" || c == k.Curve
@@ -80,15 +94,44 @@ func KnownAlgorithm(alg string) bool { return algFamily[alg] != "" }
 // AlgorithmFamily returns the key family of alg, or "".
 func AlgorithmFamily(alg string) string { return algFamily[alg] }
 
-// DefaultAlgorithms returns the algorithms of the given key families, in a stable order.
+// familyOrder is the stable order of the families in default algorithm lists.
+var familyOrder = []string{FamilyHMAC, FamilyRSA, FamilyEC, FamilyOKP}
+
+// DefaultAlgorithms returns the algorithms of the given key families, in a stable order. It does
+// not look at key sizes or curves: prefer DefaultAlgorithmsFor.
 func DefaultAlgorithms(families []string) []string {
 	var out []string
-	for _, f := range []string{FamilyHMAC, FamilyRSA, FamilyEC, FamilyOKP} {
+	for _, f := range familyOrder {
 		if contains(families, f) {
 			out = append(out, familyAlgs[f]...)
 		}
 	}
 	return out
+}
+
+// DefaultAlgorithmsFor returns, in a stable order, the algorithms that at least one of keys
+// accepts (so HS384 and HS512 only for a secret long enough, ES384 only for a P-384 key), plus
+// every asymmetric algorithm when remote is true (a JWKS may hold keys of any asymmetric family;
+// it never supplies HMAC secrets).
+func DefaultAlgorithmsFor(keys []*Key, remote bool) []string {
+	var out []string
+	for _, f := range familyOrder {
+		for _, alg := range familyAlgs[f] {
+			if (remote && f != FamilyHMAC) || anyAccepts(keys, alg) {
+				out = append(out, alg)
+			}
+		}
+	}
+	return out
+}
+
+func anyAccepts(keys []*Key, alg string) bool {
+	for _, k := range keys {
+		if k.Accepts(alg) {
+			return true
+		}
+	}
+	return false
 }
 
 // SecretKey builds an HMAC key from secret, which must be at least MinSecretBytes long.
@@ -165,12 +208,16 @@ func keyFromPEMBlock(block *pem.Block) (*Key, error) {
 	return publicKey(pub)
 }
 
-// publicKey wraps a parsed public key, checking its size.
+// publicKey wraps a parsed public key, checking its size, and for RSA that the modulus does not
+// carry the ROCA fingerprint (CVE-2017-15361).
 func publicKey(pub interface{}) (*Key, error) {
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
 		if k.N.BitLen() < MinRSABits {
 			return nil, errors.New("RSA key shorter than 2048 bits")
+		}
+		if hasROCAFingerprint(k.N) {
+			return nil, errors.New("RSA key has the ROCA fingerprint (CVE-2017-15361): its private key can be recovered; replace it")
 		}
 		return &Key{Family: FamilyRSA, Public: k}, nil
 	case *ecdsa.PublicKey:

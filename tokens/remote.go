@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -23,17 +24,27 @@ type RemoteSettings struct {
 // DefaultRemoteSettings are the defaults: 10 s cooldown, 15 min refresh, 5 s timeout, 1 MiB body.
 var DefaultRemoteSettings = RemoteSettings{Cooldown: 10 * time.Second, Refresh: 15 * time.Minute, Timeout: 5 * time.Second, MaxBody: 1 << 20}
 
-// RemoteSet is a JWKS fetched from a URL, or from the jwks_uri of an issuer's OIDC discovery
-// document. It is shared by every middleware instance that names the same source (see SharedJWKS)
-// and safe for concurrent use. It never fetches on creation; it fetches on first use, on an unknown
-// kid (one fetch in flight, at most one per Cooldown) and in the background when older than Refresh.
-// It keeps the last good keys when the endpoint fails. It starts no long-lived goroutine.
+// RemoteSet is one middleware's handle on a JWKS fetched from a URL, or from the jwks_uri of an
+// issuer's OIDC discovery document. The key set behind it is shared (see SharedJWKS) and safe for
+// concurrent use. It never fetches on creation; it fetches on first use, on an unknown kid (one
+// fetch in flight, at most one per Cooldown) and in the background when older than Refresh. It
+// keeps the last good keys when the endpoint fails. It starts no long-lived goroutine.
 type RemoteSet struct {
-	source  string // the JWKS URL, or the issuer for discovery
-	viaOIDC bool
+	shared   *remoteState
+	released bool // guarded by registryMu
+}
+
+// remoteState is the key set of one source under one set of settings, shared by every RemoteSet
+// that names both.
+type remoteState struct {
+	id       string // the registry key: kind, settings and source
+	source   string // the JWKS URL, or the issuer for discovery
+	viaOIDC  bool
+	settings RemoteSettings // fixed at creation: a set never takes another middleware's settings
+	refs     int            // RemoteSets not yet released; guarded by registryMu
 
 	mu        sync.Mutex
-	settings  RemoteSettings
+	usedAt    time.Time // last Candidates or new reference, by registryClock
 	jwksURL   string
 	byKid     map[string][]*Key
 	all       []*Key
@@ -47,39 +58,110 @@ type RemoteSet struct {
 
 var (
 	registryMu sync.Mutex
-	registry   = map[string]*RemoteSet{}
+	registry   = map[string]*remoteState{}
+
+	// registryIdle is how long a shared key set may go unused (no Candidates call, no new
+	// reference) before the next registry access drops it. Older Traefik versions never cancel
+	// New's context, so Release may never come; this sweep bounds the registry there.
+	registryIdle = time.Hour
+	// registryClock is the registry's clock, replaced by tests.
+	registryClock = time.Now
 )
 
-// SharedJWKS returns the process-wide key set of a JWKS URL, creating it (without fetching) if needed.
-// The settings of the latest caller apply.
+// SharedJWKS returns a handle on the process-wide key set of a JWKS URL under settings, creating the
+// set (without fetching) if needed. Sets are shared per URL and per settings: two middlewares with
+// the same URL and the same settings share one set and its fetches; with different settings
+// (cooldown, refresh, timeout or body limit) each gets its own set that follows its own settings.
+// The handle holds a reference on the set until Release.
 func SharedJWKS(url string, settings RemoteSettings) *RemoteSet {
-	return shared("jwks "+url, url, false, settings)
+	return shared("jwks", url, false, settings)
 }
 
-// SharedDiscovery returns the process-wide key set of an issuer, found through OIDC discovery
-// (issuer + "/.well-known/openid-configuration" → jwks_uri).
+// SharedDiscovery returns a handle on the process-wide key set of an issuer, found through OIDC
+// discovery (issuer + "/.well-known/openid-configuration" → jwks_uri), shared as SharedJWKS shares.
 func SharedDiscovery(issuer string, settings RemoteSettings) *RemoteSet {
-	return shared("oidc "+issuer, issuer, true, settings)
+	return shared("oidc", issuer, true, settings)
 }
 
-func shared(id, source string, viaOIDC bool, settings RemoteSettings) *RemoteSet {
+// SharedSetCount returns the number of key sets in the registry, after dropping the idle ones.
+func SharedSetCount() int {
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	s := registry[id]
-	if s == nil {
-		s = &RemoteSet{source: source, viaOIDC: viaOIDC}
-		registry[id] = s
+	sweepRegistry(registryClock())
+	return len(registry)
+}
+
+func shared(kind, source string, viaOIDC bool, settings RemoteSettings) *RemoteSet {
+	id := registryKey(kind, source, settings)
+	now := registryClock()
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	sweepRegistry(now)
+	st := registry[id]
+	if st == nil {
+		st = &remoteState{id: id, source: source, viaOIDC: viaOIDC, settings: settings}
+		registry[id] = st
 	}
-	s.mu.Lock()
-	s.settings = settings
-	s.mu.Unlock()
-	return s
+	st.refs++
+	st.mu.Lock()
+	st.usedAt = now
+	st.mu.Unlock()
+	return &RemoteSet{shared: st}
+}
+
+// registryKey names a set by everything that shapes its fetching. The source comes last, so the
+// fixed number of fields before it keeps the key unambiguous.
+func registryKey(kind, source string, s RemoteSettings) string {
+	return kind + " " + strconv.FormatInt(int64(s.Cooldown), 10) + " " + strconv.FormatInt(int64(s.Refresh), 10) + " " +
+		strconv.FormatInt(int64(s.Timeout), 10) + " " + strconv.FormatInt(s.MaxBody, 10) + " " + source
+}
+
+// sweepRegistry drops the sets unused for longer than registryIdle. Call with registryMu held.
+func sweepRegistry(now time.Time) {
+	var idle []string
+	for id, st := range registry {
+		st.mu.Lock()
+		if now.Sub(st.usedAt) > registryIdle {
+			idle = append(idle, id)
+		}
+		st.mu.Unlock()
+	}
+	for _, id := range idle {
+		delete(registry, id)
+	}
+}
+
+// Release gives back the reference SharedJWKS or SharedDiscovery took. Once every handle on a set
+// is released, the set leaves the registry; the handle keeps working, its set just is no longer
+// shared (the next SharedJWKS of the same source and settings starts a new one). Release is safe to
+// call more than once, on a nil RemoteSet, and from any goroutine: it never panics.
+func (s *RemoteSet) Release() {
+	defer func() { _ = recover() }() // called from context.AfterFunc's goroutine: a panic would kill Traefik
+	if s == nil || s.shared == nil {
+		return
+	}
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if s.released {
+		return
+	}
+	s.released = true
+	st := s.shared
+	st.refs--
+	if st.refs <= 0 && registry[st.id] == st {
+		delete(registry, st.id)
+	}
 }
 
 // Candidates returns the keys that may verify a token with this kid and alg, fetching as the rules
 // above allow. It returns ErrKeysUnavailable when no key was ever fetched, ErrUnknownKey otherwise.
 func (s *RemoteSet) Candidates(kid, alg string, now time.Time) ([]*Key, error) {
+	return s.shared.candidates(kid, alg, now, registryClock())
+}
+
+func (s *remoteState) candidates(kid, alg string, now, wall time.Time) ([]*Key, error) {
 	s.mu.Lock()
+	s.usedAt = wall
 	keys := s.match(kid, alg)
 	stale := s.all != nil && now.Sub(s.fetchedAt) >= s.settings.Refresh
 	s.mu.Unlock()
@@ -107,7 +189,7 @@ func (s *RemoteSet) Candidates(kid, alg string, now time.Time) ([]*Key, error) {
 }
 
 // match must be called with mu held.
-func (s *RemoteSet) match(kid, alg string) []*Key {
+func (s *remoteState) match(kid, alg string) []*Key {
 	var out []*Key
 	list := s.all
 	if kid != "" {
@@ -123,7 +205,7 @@ func (s *RemoteSet) match(kid, alg string) []*Key {
 
 // refetch fetches now unless the cooldown forbids it; if a fetch is already in flight it waits for
 // it. It reports whether fresh data may be there.
-func (s *RemoteSet) refetch(now time.Time) bool {
+func (s *remoteState) refetch(now time.Time) bool {
 	s.mu.Lock()
 	if ch := s.fetching; ch != nil {
 		s.mu.Unlock()
@@ -140,7 +222,7 @@ func (s *RemoteSet) refetch(now time.Time) bool {
 	return true
 }
 
-func (s *RemoteSet) refreshInBackground(now time.Time) {
+func (s *remoteState) refreshInBackground(now time.Time) {
 	s.mu.Lock()
 	if s.fetching != nil || now.Sub(s.attemptAt) < s.settings.Cooldown {
 		s.mu.Unlock()
@@ -152,7 +234,7 @@ func (s *RemoteSet) refreshInBackground(now time.Time) {
 }
 
 // begin must be called with mu held.
-func (s *RemoteSet) begin(now time.Time) chan struct{} {
+func (s *remoteState) begin(now time.Time) chan struct{} {
 	ch := make(chan struct{})
 	s.fetching = ch
 	s.attemptAt = now
@@ -162,7 +244,7 @@ func (s *RemoteSet) begin(now time.Time) chan struct{} {
 
 // fetch performs one fetch and publishes its result. It recovers its own panics: a panic in a
 // goroutine would kill Traefik.
-func (s *RemoteSet) fetch(done chan struct{}) {
+func (s *remoteState) fetch(done chan struct{}) {
 	var keys []*Key
 	var prints []string
 	err := errors.New("fetch panicked")
@@ -176,7 +258,7 @@ func (s *RemoteSet) fetch(done chan struct{}) {
 	keys, prints, err = s.download()
 }
 
-func (s *RemoteSet) publish(keys []*Key, prints []string, err error) {
+func (s *remoteState) publish(keys []*Key, prints []string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fetching = nil
@@ -208,7 +290,7 @@ func (s *RemoteSet) publish(keys []*Key, prints []string, err error) {
 	s.lastErr = ""
 }
 
-func (s *RemoteSet) download() ([]*Key, []string, error) {
+func (s *remoteState) download() ([]*Key, []string, error) {
 	s.mu.Lock()
 	settings, url, previous := s.settings, s.jwksURL, s.prints
 	s.mu.Unlock()

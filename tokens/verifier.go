@@ -1,13 +1,10 @@
 package tokens
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"math"
 	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // MaxTokenSize is the largest token parsed; larger ones are rejected before any decoding.
@@ -28,14 +25,15 @@ type Options struct {
 	RemoteByIssuer map[string]*RemoteSet // OIDC discovery: the key set of each issuer
 	Claims         ClaimNames            // how identity is read from claims
 	CacheSize      int                   // verified-token cache bound; 0 disables the cache
+	CacheBytes     int64                 // verified-token cache byte budget; 0: DefaultCacheBytes (8 MiB)
 	Now            func() time.Time      // clock; time.Now when nil
 }
 
 // Verifier verifies compact JWS tokens and maps them to identities. It is safe for concurrent use.
 type Verifier struct {
 	opts    Options
-	methods map[string]jwt.SigningMethod
-	static  map[string][]*Key // alg → the static keys that may verify it (static keys carry no kid)
+	methods map[string]*algorithm // the allowed algorithms, chosen once here
+	static  map[string][]*Key     // alg → the static keys that may verify it (static keys carry no kid)
 	issuers map[string]bool
 	leeway  int64
 	typ     string
@@ -46,9 +44,13 @@ type Verifier struct {
 
 // NewVerifier builds a verifier. opts must have been validated (known algorithms, at least one key source).
 func NewVerifier(opts Options) *Verifier {
-	v := &Verifier{opts: opts, methods: map[string]jwt.SigningMethod{}, static: map[string][]*Key{}, issuers: map[string]bool{}, now: opts.Now}
+	v := &Verifier{opts: opts, methods: map[string]*algorithm{}, static: map[string][]*Key{}, issuers: map[string]bool{}, now: opts.Now}
 	for _, alg := range opts.Algorithms {
-		v.methods[alg] = jwt.GetSigningMethod(alg)
+		a := joseAlgorithms[alg]
+		if a == nil {
+			continue // unknown names never verify (fail closed)
+		}
+		v.methods[alg] = a
 		for _, k := range opts.Static {
 			if k.Accepts(alg) {
 				v.static[alg] = append(v.static[alg], k)
@@ -65,7 +67,7 @@ func NewVerifier(opts Options) *Verifier {
 		v.now = time.Now
 	}
 	if opts.CacheSize > 0 {
-		v.cache = NewCache(opts.CacheSize)
+		v.cache = NewCache(opts.CacheSize, opts.CacheBytes)
 	}
 	return v
 }
@@ -119,6 +121,9 @@ func (v *Verifier) verify(token string, now time.Time) (*verified, error) {
 	if len(token) > MaxTokenSize {
 		return nil, ErrTooLarge
 	}
+	if hasLineBreak(token) {
+		return nil, ErrMalformed // base64 decoding would skip CR/LF: one token, one spelling
+	}
 	dot1 := strings.IndexByte(token, '.')
 	dot2 := strings.LastIndexByte(token, '.')
 	if dot1 < 0 || dot1 == dot2 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
@@ -132,7 +137,7 @@ func (v *Verifier) verify(token string, now time.Time) (*verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(token[dot2+1:])
+	sig, err := b64url.DecodeString(token[dot2+1:])
 	if err != nil {
 		return nil, ErrMalformed
 	}
@@ -156,16 +161,21 @@ func (v *Verifier) verify(token string, now time.Time) (*verified, error) {
 	return t, nil
 }
 
+// decodeJSON decodes a strict base64url segment holding a JSON object (RFC 7515 §5.2 steps 2-3, 6).
 func decodeJSON(segment string, into *map[string]interface{}) bool {
-	raw, err := base64.RawURLEncoding.DecodeString(segment)
+	raw, err := b64url.DecodeString(segment)
 	if err != nil {
 		return false
 	}
 	return json.Unmarshal(raw, into) == nil && *into != nil
 }
 
-// checkHeader enforces the JOSE header rules and returns alg.
+// checkHeader enforces the JOSE header rules and returns alg. alg, kid and typ are strings when
+// present (RFC 7515 §4.1.1, §4.1.4, §4.1.9): another JSON type is malformed, not ignored.
 func (v *Verifier) checkHeader(h map[string]interface{}) (string, error) {
+	if !stringOrAbsent(h, "alg") || !stringOrAbsent(h, "kid") || !stringOrAbsent(h, "typ") {
+		return "", ErrMalformed
+	}
 	alg, _ := h["alg"].(string)
 	if v.methods[alg] == nil {
 		return "", ErrAlgorithm
@@ -180,6 +190,16 @@ func (v *Verifier) checkHeader(h map[string]interface{}) (string, error) {
 		}
 	}
 	return alg, nil
+}
+
+// stringOrAbsent reports whether header member name is absent or a JSON string.
+func stringOrAbsent(h map[string]interface{}, name string) bool {
+	raw, present := h[name]
+	if !present {
+		return true
+	}
+	_, ok := raw.(string)
+	return ok
 }
 
 // normalizeTyp applies RFC 7515 §4.1.9: media types compare case-insensitively and "application/" may be omitted.
@@ -213,10 +233,12 @@ func (v *Verifier) candidates(header map[string]interface{}, alg string, claims 
 	return keys, nil
 }
 
+// verifySignature returns the first of keys under which sig verifies the signing input, or nil.
 func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys []*Key) *Key {
-	method := v.methods[alg]
+	a := v.methods[alg]
+	input := []byte(signed)
 	for _, k := range keys {
-		if method.Verify(signed, sig, k.Public) == nil {
+		if verifyJWS(a, k, input, sig) {
 			return k
 		}
 	}

@@ -66,8 +66,9 @@ func TestConcurrentRequestsGetTheSequentialAnswers(t *testing.T) {
 }
 
 // TestRebuildingMiddlewaresLeaksNoGoroutines builds a JWKS-backed middleware 200 times, as Traefik
-// does for every router on every configuration reload, cancelling each generation's context: the
-// goroutine count must not grow with the number of instances.
+// does for every router on every configuration reload, cancelling each generation's context once
+// the next one is built (Traefik's order): the goroutine count must not grow with the number of
+// instances, and the shared key set survives the rebuilds.
 func TestRebuildingMiddlewaresLeaksNoGoroutines(t *testing.T) {
 	srv := newJWKS(t)
 	k := newEC(t)
@@ -75,6 +76,7 @@ func TestRebuildingMiddlewaresLeaksNoGoroutines(t *testing.T) {
 	tok := mintWith(t, "ES256", k, claims("alice", "acme", nil, nil), map[string]interface{}{"kid": "k1"})
 	for _, l := range loaders(t) {
 		before := runtime.NumGoroutine()
+		previous := func() {}
 		for i := 0; i < 200; i++ {
 			ctx, cancel := context.WithCancel(context.Background())
 			h, err := l.New(ctx, http.NotFoundHandler(), jwksConfig(srv.URL), fmt.Sprintf("r%d", i))
@@ -84,8 +86,10 @@ func TestRebuildingMiddlewaresLeaksNoGoroutines(t *testing.T) {
 			if i%50 == 0 {
 				serve(h, bearer(tok))
 			}
-			cancel()
+			previous()
+			previous = cancel
 		}
+		previous()
 		time.Sleep(50 * time.Millisecond)
 		if after := runtime.NumGoroutine(); after > before+5 {
 			t.Errorf("%s: goroutines grew from %d to %d over 200 instances", l.Name(), before, after)

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -28,7 +29,7 @@ import (
 const (
 	issuer   = "https://issuer.test"
 	audience = "workflows-api"
-	secret   = "fake-test-secret-0123456789abcdef"
+	secret   = "fake-test-secret-0123456789abcdef-long-enough-for-hs512-01234567" // 64 bytes: HS512's minimum
 )
 
 // keyring holds one fake key of every supported type, generated per test run.
@@ -86,6 +87,9 @@ func (r *keyring) signingKey(alg string) (interface{}, string) {
 func claims(sub, org string, roles []string, extra map[string]interface{}) jwt.MapClaims {
 	now := time.Now()
 	c := jwt.MapClaims{"iss": issuer, "aud": audience, "sub": sub, "org_id": org, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	if org == "" {
+		delete(c, "org_id") // a token without an org (an empty org claim is refused)
+	}
 	if roles != nil {
 		c["roles"] = roles
 	}
@@ -188,6 +192,8 @@ type backend struct {
 	calls  int
 	header http.Header
 	url    string
+	method string
+	body   string
 }
 
 func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -195,6 +201,11 @@ func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.calls++
 	b.header = r.Header.Clone()
 	b.url = r.URL.RequestURI()
+	b.method = r.Method
+	if r.Body != nil {
+		body, _ := io.ReadAll(r.Body)
+		b.body = string(body)
+	}
 	b.mu.Unlock()
 	w.WriteHeader(http.StatusOK)
 }
@@ -226,6 +237,7 @@ type request struct {
 	host    string
 	token   string
 	headers [][2]string // added in order; a name may repeat
+	body    string
 }
 
 func (r request) build() *http.Request {
@@ -233,7 +245,11 @@ func (r request) build() *http.Request {
 	if m == "" {
 		m = http.MethodGet
 	}
-	req := httptest.NewRequest(m, "http://api.test"+r.path, nil)
+	var body io.Reader
+	if r.body != "" {
+		body = strings.NewReader(r.body)
+	}
+	req := httptest.NewRequest(m, "http://api.test"+r.path, body)
 	if r.host != "" {
 		req.Host = r.host
 	}

@@ -151,7 +151,7 @@ func TestJWKSScenarios(t *testing.T) {
 			}))
 			defer disc.Close()
 			iss = disc.URL
-			h, _ := instance(t, l, cfg("issuers", iss))
+			h, _ := instance(t, l, cfg("issuers", iss, "audiences", audience))
 			tok := mintWith(t, "ES256", k1, claims("alice", "acme", nil, jwt.MapClaims{"iss": iss}), map[string]interface{}{"kid": "k1"})
 			if rec := serve(h, bearer(tok)); rec.Code != 200 {
 				t.Fatalf("status %d %s", rec.Code, rec.Header().Get("WWW-Authenticate"))

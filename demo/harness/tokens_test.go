@@ -184,10 +184,10 @@ func tokenCases() []tokenCase {
 			check: func(t testing.TB, _ *httptest.ResponseRecorder, b *backend) {
 				for name, v := range b.header {
 					n := strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(name))
-					if strings.HasPrefix(n, "x-auth-") && v[0] != "alice" && v[0] != "acme" && v[0] != "admin" {
+					if strings.HasPrefix(n, "x-auth-") && v[0] != "alice" && v[0] != "acme" && v[0] != "admin" && v[0] != issuer {
 						t.Errorf("backend saw client-sent %s: %q", name, v)
 					}
-					if strings.HasPrefix(n, "x-auth-") && name != "X-Auth-Subject" && name != "X-Auth-Org" && name != "X-Auth-Roles" {
+					if strings.HasPrefix(n, "x-auth-") && name != "X-Auth-Subject" && name != "X-Auth-Org" && name != "X-Auth-Roles" && name != "X-Auth-Issuer" {
 						t.Errorf("backend saw non-canonical identity header %s", name)
 					}
 				}

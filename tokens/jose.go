@@ -1,0 +1,117 @@
+package tokens
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"hash"
+	"math/big"
+	"strings"
+)
+
+// Signature verification of compact JWS (RFC 7515 §5.2 step 8) for the algorithms of RFC 7518 §3
+// and RFC 8037 §3.1, written directly against the standard library so that every rule is ours:
+// HMAC keys at least as long as the hash, PSS salt exactly the hash size, ECDSA signatures as the
+// fixed-length R||S of the curve bound to the algorithm.
+
+// Verification kinds.
+const (
+	kindHMAC = iota + 1
+	kindPKCS1
+	kindPSS
+	kindECDSA
+	kindEdDSA
+)
+
+// algorithm is how one JWS "alg" verifies. The table below is built once; NewVerifier keeps the
+// entries of the allowed algorithms, so a request selects its algorithm with one map lookup.
+type algorithm struct {
+	name    string
+	kind    int
+	hash    crypto.Hash
+	newHash func() hash.Hash
+	size    int             // HMAC: hash output bytes, the minimum key (RFC 7518 §3.2); ECDSA: bytes of R and of S (§3.4)
+	curve   elliptic.Curve  // ECDSA only
+	pss     *rsa.PSSOptions // PSS only: salt length equal to the hash output (RFC 7518 §3.5)
+}
+
+// joseAlgorithms holds every supported algorithm; "none" is never among them (RFC 7518 §3.6).
+var joseAlgorithms = map[string]*algorithm{
+	"HS256": {name: "HS256", kind: kindHMAC, hash: crypto.SHA256, newHash: sha256.New, size: 32},
+	"HS384": {name: "HS384", kind: kindHMAC, hash: crypto.SHA384, newHash: sha512.New384, size: 48},
+	"HS512": {name: "HS512", kind: kindHMAC, hash: crypto.SHA512, newHash: sha512.New, size: 64},
+	"RS256": {name: "RS256", kind: kindPKCS1, hash: crypto.SHA256, newHash: sha256.New},
+	"RS384": {name: "RS384", kind: kindPKCS1, hash: crypto.SHA384, newHash: sha512.New384},
+	"RS512": {name: "RS512", kind: kindPKCS1, hash: crypto.SHA512, newHash: sha512.New},
+	"PS256": {name: "PS256", kind: kindPSS, hash: crypto.SHA256, newHash: sha256.New, pss: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}},
+	"PS384": {name: "PS384", kind: kindPSS, hash: crypto.SHA384, newHash: sha512.New384, pss: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA384}},
+	"PS512": {name: "PS512", kind: kindPSS, hash: crypto.SHA512, newHash: sha512.New, pss: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA512}},
+	"ES256": {name: "ES256", kind: kindECDSA, hash: crypto.SHA256, newHash: sha256.New, size: 32, curve: elliptic.P256()},
+	"ES384": {name: "ES384", kind: kindECDSA, hash: crypto.SHA384, newHash: sha512.New384, size: 48, curve: elliptic.P384()},
+	"ES512": {name: "ES512", kind: kindECDSA, hash: crypto.SHA512, newHash: sha512.New, size: 66, curve: elliptic.P521()},
+	"EdDSA": {name: "EdDSA", kind: kindEdDSA},
+}
+
+// b64url decodes base64url without padding, strictly (RFC 7515 §2, RFC 4648 §3.5): non-zero unused
+// trailing bits are an error, so every octet sequence has exactly one encoding. The decoder still
+// skips CR and LF, so callers refuse those first (see hasLineBreak).
+var b64url = base64.RawURLEncoding.Strict()
+
+// hasLineBreak reports whether s holds CR or LF, which base64 decoding would silently skip.
+func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }
+
+// verifyJWS reports whether sig is a valid signature of the JWS signing input under k for a
+// (RFC 7515 §5.2 step 8). It fails closed: a key of the wrong type, size or curve never verifies.
+func verifyJWS(a *algorithm, k *Key, input, sig []byte) bool {
+	switch a.kind {
+	case kindHMAC:
+		return verifyHMAC(a, k, input, sig)
+	case kindEdDSA:
+		pub, ok := k.Public.(ed25519.PublicKey)
+		return ok && len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, input, sig)
+	}
+	h := a.newHash()
+	h.Write(input)
+	digest := h.Sum(nil)
+	switch a.kind {
+	case kindPKCS1:
+		pub, ok := k.Public.(*rsa.PublicKey)
+		return ok && rsa.VerifyPKCS1v15(pub, a.hash, digest, sig) == nil
+	case kindPSS:
+		pub, ok := k.Public.(*rsa.PublicKey)
+		return ok && rsa.VerifyPSS(pub, a.hash, digest, sig, a.pss) == nil
+	case kindECDSA:
+		return verifyECDSA(a, k, digest, sig)
+	}
+	return false
+}
+
+// verifyHMAC implements RFC 7518 §3.2: the key is at least the hash size, the MAC is compared in
+// constant time and must be the full hash output.
+func verifyHMAC(a *algorithm, k *Key, input, sig []byte) bool {
+	secret, ok := k.Public.([]byte)
+	if !ok || len(secret) < a.size {
+		return false
+	}
+	mac := hmac.New(a.newHash, secret)
+	mac.Write(input)
+	return hmac.Equal(mac.Sum(nil), sig)
+}
+
+// verifyECDSA implements RFC 7518 §3.4: the signature is R||S, each exactly the curve's size, and
+// the key is on the curve bound to the algorithm.
+func verifyECDSA(a *algorithm, k *Key, digest, sig []byte) bool {
+	pub, ok := k.Public.(*ecdsa.PublicKey)
+	if !ok || pub.Curve != a.curve || len(sig) != 2*a.size {
+		return false
+	}
+	r := new(big.Int).SetBytes(sig[:a.size])
+	s := new(big.Int).SetBytes(sig[a.size:])
+	return ecdsa.Verify(pub, digest, r, s)
+}
