@@ -54,7 +54,7 @@ func newDecisionCache(max int, maxBytes int64) *decisionCache {
 }
 
 func (c *decisionCache) put(key string, a *allowed) {
-	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + identityBytes(a.id) + entryOverhead
+	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + a.id.Bytes() + entryOverhead
 	if a.cost > c.maxBytes {
 		return
 	}
@@ -82,30 +82,6 @@ func (c *decisionCache) drop(key string) {
 		delete(c.m, key)
 	}
 	c.mu.Unlock()
-}
-
-// identityBytes is what an identity's strings hold (its structure is in entryOverhead).
-func identityBytes(id *tokens.Identity) int64 {
-	n := len(id.Subject) + len(id.Issuer) + len(id.Org)
-	for _, r := range id.Roles {
-		n += len(r) + 16
-	}
-	for _, p := range id.Permissions {
-		n += len(p) + 16
-	}
-	for org, roles := range id.OrgRoles {
-		n += len(org) + 64
-		for _, r := range roles {
-			n += len(r) + 16
-		}
-	}
-	for _, a := range id.Assignments {
-		n += len(a.Role) + len(a.Org) + 64
-		for _, s := range a.Scope {
-			n += len(s) + 16
-		}
-	}
-	return int64(n)
 }
 
 // requestKey returns the decision-cache key of a request whose only token source is a single

@@ -14,7 +14,7 @@ import (
 )
 
 // TestPluginCodeAvoidsYaegiTraps scans the plugin's own (non-test) source for constructs that
-// Yaegi v0.16.1 or Traefik v3.7 mishandle (see ../shared/yaegi.md): parallel assignment with
+// Yaegi v0.16.1 or Traefik v3.7 mishandle (see docs/yaegi.md): parallel assignment with
 // several right-hand expressions, builtins inside a multi-value return, range over an int, the
 // min/max builtins, type parameters and struct embedding.
 func TestPluginCodeAvoidsYaegiTraps(t *testing.T) {

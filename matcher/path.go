@@ -31,25 +31,25 @@ var ErrUnsafePath = errors.New("unsafe request path")
 //   - Raw bytes. The path starts with "/" and holds only ALPHA DIGIT - . _ ~ ! $ & ' ( ) * + , = :
 //     @ [ ] / and "%" (RFC 3986 §3.3 pchar, less ";"). Refused raw: ";" (path parameters, which
 //     Tomcat and Spring cut away), "\" (a separator on Windows and in some proxies), "?", "#",
-//     space, " < > ^ ` { | }, controls and every byte ≥ 0x80.
+//     space and " < > ^ ` { | }, controls, and every byte ≥ 0x80.
 //   - Segments. No empty segment ("//"; only the last is empty, after a trailing "/") and no dot
 //     segment ("." or "..", RFC 3986 §5.2.4).
-//   - Escapes. "%" and two hex digits of either case, decoding to one of the characters above
-//     (space " < > ^ ` { | }, which have no raw spelling, or ! $ & ' ( ) * + , = : @ [ ], whose
-//     escape RFC 3986 §2.2 keeps distinct from the raw form) or to a byte ≥ 0x80. Refused: malformed
+//   - Escapes. "%" and two hex digits of either case. Passed: escapes of space and " < > ^ ` { | }
+//     (they have no raw spelling), of ! $ & ' ( ) * + , = : @ [ ] (RFC 3986 §2.2 keeps the escape
+//     distinct from the raw character) and of bytes ≥ 0x80 (see decoded text). Refused: malformed
 //     escapes, escapes of unreserved characters (§2.3: "%61" is a second spelling of "a", "%2E" of
-//     "."), of "/", "\", ";", "%", "?" and "#" (structure for a backend that decodes before it routes,
-//     "%25" a double encoding) and of controls.
+//     "."), of "/", "\", ";", "%", "?" and "#" (structure for a backend that decodes before it
+//     routes; "%25" is a double encoding) and of controls.
 //   - Decoded text. A segment with escaped bytes ≥ 0x80 must decode to valid UTF-8 (RFC 3629: no
 //     overlong forms such as "%C0%AE", no surrogates, nothing above U+10FFFF) without C1 controls,
-//     default-ignorable code points (U+00AD, U+200B, U+FEFF, ...), code points unassigned in
-//     Unicode 14.0, or code points whose NFKC form (UAX #15) contains ASCII: "%EF%BC%8F" (U+FF0F
-//     FULLWIDTH SOLIDUS) reads as "/" to a backend that normalizes.
+//     default-ignorable code points (U+00AD, U+200B, U+FEFF, ...), code points unassigned in the
+//     Unicode version of unicode.go (14.0), or code points whose NFKC form (UAX #15) contains ASCII:
+//     "%EF%BC%8F" (U+FF0F FULLWIDTH SOLIDUS) reads as "/" to a backend that normalizes.
 //
-// What passes has one reading: decoding it gives the segments, and no backend that decodes,
-// NFKC-normalizes or case-folds away invisible characters sees another segment boundary or another
-// ASCII character. Two accepted paths decode alike only if they differ in the case of hex digits or
-// in escaping ! $ & ' ( ) * + , = : @ [ ].
+// What passes has one reading: it decodes to the segments Split returns, and a backend that
+// decodes it, NFKC-normalizes it or deletes invisible characters finds the same segment boundaries
+// and the same ASCII characters. Two accepted paths decode alike only when they differ in the case
+// of hex digits (RFC 3986 §6.2.2.1) or in escaping ! $ & ' ( ) * + , = : @ [ ].
 //
 // Split looks at escapes only in segments that contain a "%", and at code points only in segments
 // that escape a byte ≥ 0x80.

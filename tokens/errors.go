@@ -33,7 +33,10 @@ var (
 	ErrIssuer = errors.New("issuer not trusted")
 	// ErrAudience means aud does not contain an accepted audience.
 	ErrAudience = errors.New("audience not accepted")
-	// ErrClaimValue means a mapped claim has the wrong type or an unsafe value (control character, comma in a list).
+	// ErrClaimValue means a mapped claim has the wrong type, or a value that would not read back
+	// exactly as Gatehouse decided it once forwarded (see ValidValue and ValidListElement: empty,
+	// padded, control characters, a comma or double quote in a list element), or a token-carried
+	// assignment that is malformed (an unknown member, a present but empty scope).
 	ErrClaimValue = errors.New("claim value invalid")
 	// ErrKeysUnavailable means the key source could not be reached and no usable key is cached.
 	ErrKeysUnavailable = errors.New("key source unavailable")

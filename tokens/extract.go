@@ -162,7 +162,7 @@ func cookiePair(part, name string) (string, bool) {
 // in which name cannot occur (neither literally nor through %-escapes or "+") is not parsed; one
 // that may carry it and exceeds maxRawQuery is refused before parsing.
 func queryValues(raw, name string) ([]string, error) {
-	if raw == "" || !strings.Contains(raw, name) && !strings.ContainsAny(raw, "%+") {
+	if raw == "" || (!strings.Contains(raw, name) && !strings.ContainsAny(raw, "%+")) {
 		return nil, nil
 	}
 	if len(raw) > maxRawQuery {

@@ -110,6 +110,16 @@ func absurdDate(payload []byte) bool {
 	return false
 }
 
+// stringOrAbsent reports whether header member name is absent or a JSON string.
+func stringOrAbsent(h map[string]interface{}, name string) bool {
+	raw, present := h[name]
+	if !present {
+		return true
+	}
+	_, ok := raw.(string)
+	return ok
+}
+
 // canonicalBase64 reports whether every segment of tok is the one base64url spelling of its octets.
 func canonicalBase64(tok string) bool {
 	if hasLineBreak(tok) {

@@ -1,6 +1,9 @@
 package tokens
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // ClaimNames say where identity lives in the claims. Dotted names reach nested objects
 // ("realm_access.roles"). An empty name selects the default fallbacks documented on each field.
@@ -56,19 +59,36 @@ func (n ClaimNames) withDefaults() ClaimNames {
 // (the later of nbf and iat) were read by checkClaims.
 func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*Identity, error) {
 	id := &Identity{Expires: exp, NotBefore: notBefore}
-	var ok1, ok2, ok3, ok4, ok5, ok6 bool
-	id.Subject, ok1 = stringClaim(c, n.Subject)
-	id.Org, ok2 = stringClaim(c, n.Org)
-	id.Roles, ok3 = n.roles(c)
-	id.Permissions, ok4 = n.permissions(c)
-	id.OrgRoles, ok5 = orgRoles(lookup(c, n.OrgRoles))
-	id.Assignments, ok6 = assignments(lookup(c, n.Assignments))
-	var ok7 bool
-	id.Issuer, ok7 = stringClaim(c, "iss")
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || !ok7 {
-		return nil, ErrClaimValue
+	var ok bool
+	if id.Subject, ok = stringClaim(c, n.Subject); !ok {
+		return nil, claimError(n.Subject)
+	}
+	if id.Issuer, ok = stringClaim(c, "iss"); !ok {
+		return nil, claimError("iss")
+	}
+	if id.Org, ok = stringClaim(c, n.Org); !ok {
+		return nil, claimError(n.Org)
+	}
+	if id.Roles, ok = n.roles(c); !ok {
+		return nil, claimError(pick(n.Roles, "roles"))
+	}
+	if id.Permissions, ok = n.permissions(c); !ok {
+		return nil, claimError(pick(n.Permissions, "permissions"))
+	}
+	if id.OrgRoles, ok = orgRoles(lookup(c, n.OrgRoles)); !ok {
+		return nil, claimError(n.OrgRoles)
+	}
+	if id.Assignments, ok = assignments(lookup(c, n.Assignments)); !ok {
+		return nil, claimError(n.Assignments)
 	}
 	return id, nil
+}
+
+// claimError names the claim whose value would not reach the backend as decided. It wraps
+// ErrClaimValue (errors.Is works compiled and under Yaegi; the request path needs no comparison:
+// any error other than the sentinels it tests is a 401 invalid_token).
+func claimError(name string) error {
+	return fmt.Errorf("%w: claim %s has the wrong type or a value that would not read back exactly (empty, padded with white space, a control character, or a comma or double quote in a list element)", ErrClaimValue, quote(name))
 }
 
 func (n ClaimNames) roles(c map[string]interface{}) ([]string, bool) {

@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 )
@@ -59,7 +60,7 @@ func TestClaimValuesThatWouldNotReadBackAreRefused(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if id, err := identityOf(t, c.claims); err != ErrClaimValue {
+			if id, err := identityOf(t, c.claims); !errors.Is(err, ErrClaimValue) {
 				t.Fatalf("got %+v, %v; want ErrClaimValue", id, err)
 			}
 		})
@@ -133,7 +134,7 @@ func TestTokenCarriedAssignments(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			id, err := identityOf(t, c.claims)
 			if !c.ok {
-				if err != ErrClaimValue {
+				if !errors.Is(err, ErrClaimValue) {
 					t.Fatalf("got %+v, %v; want ErrClaimValue", id, err)
 				}
 				return

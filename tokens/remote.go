@@ -15,7 +15,7 @@ import (
 
 // RemoteSettings tune how a remote key set is fetched.
 type RemoteSettings struct {
-	Cooldown time.Duration // minimum time between two fetches of one URL, whatever the request rate
+	Cooldown time.Duration // minimum time between two fetches of one key set, whatever the request rate
 	Refresh  time.Duration // age after which a use triggers a background refresh
 	Timeout  time.Duration // HTTP timeout of one fetch
 	MaxBody  int64         // largest accepted response body
@@ -72,7 +72,9 @@ var (
 // set (without fetching) if needed. Sets are shared per URL and per settings: two middlewares with
 // the same URL and the same settings share one set and its fetches; with different settings
 // (cooldown, refresh, timeout or body limit) each gets its own set that follows its own settings.
-// The handle holds a reference on the set until Release.
+// The handle holds a reference on the set until Release. A set with no reference left, or unused
+// for longer than an hour (no Candidates call through any handle, no new handle), leaves the
+// registry; handles that still hold it keep working, and the next SharedJWKS starts a new set.
 func SharedJWKS(url string, settings RemoteSettings) *RemoteSet {
 	return shared("jwks", url, false, settings)
 }

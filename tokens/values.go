@@ -18,10 +18,10 @@ const controls = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x
 //
 //   - non-empty: an empty field reads like an absent one (http.Header.Get returns "" for both);
 //   - valid UTF-8: a backend that decodes the bytes would replace the invalid ones;
-//   - free of C0 control characters and DEL: net/http writes CR and LF as spaces, and a server
-//     refuses a request whose field carries any other control but HTAB (RFC 9110 §5.5); HTAB
-//     survives net/http but is refused with the rest, since backends and logs take it for a
-//     separator;
+//   - free of C0 control characters and DEL: net/http writes CR and LF as spaces, and refuses a
+//     request whose field carries any other control but HTAB (they are outside the field-value
+//     grammar, RFC 9110 §5.5); HTAB survives net/http but is refused with the rest, since
+//     backends and logs take it for a separator;
 //   - unpadded: its first and its last rune are not white space, meaning any rune for which
 //     unicode.IsSpace holds (SP, NEL U+0085, NBSP U+00A0, U+1680, U+2000 to U+200A, U+2028,
 //     U+2029, U+202F, U+205F, U+3000) and U+FEFF. net/http and every RFC 9110 parser strip SP and

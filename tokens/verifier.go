@@ -171,12 +171,25 @@ func decodeJSON(segment string, into *map[string]interface{}) bool {
 }
 
 // checkHeader enforces the JOSE header rules and returns alg. alg, kid and typ are strings when
-// present (RFC 7515 §4.1.1, §4.1.4, §4.1.9): another JSON type is malformed, not ignored.
+// present (RFC 7515 §4.1.1, §4.1.4, §4.1.9): another JSON type is malformed, not ignored. Straight
+// lookups, no helper calls: this runs on every uncached request.
 func (v *Verifier) checkHeader(h map[string]interface{}) (string, error) {
-	if !stringOrAbsent(h, "alg") || !stringOrAbsent(h, "kid") || !stringOrAbsent(h, "typ") {
-		return "", ErrMalformed
+	alg, ok := h["alg"].(string)
+	if !ok {
+		if _, present := h["alg"]; present {
+			return "", ErrMalformed
+		}
 	}
-	alg, _ := h["alg"].(string)
+	if raw, present := h["kid"]; present {
+		if _, ok := raw.(string); !ok {
+			return "", ErrMalformed
+		}
+	}
+	if raw, present := h["typ"]; present {
+		if _, ok := raw.(string); !ok {
+			return "", ErrMalformed
+		}
+	}
 	if v.methods[alg] == nil {
 		return "", ErrAlgorithm
 	}
@@ -190,16 +203,6 @@ func (v *Verifier) checkHeader(h map[string]interface{}) (string, error) {
 		}
 	}
 	return alg, nil
-}
-
-// stringOrAbsent reports whether header member name is absent or a JSON string.
-func stringOrAbsent(h map[string]interface{}, name string) bool {
-	raw, present := h[name]
-	if !present {
-		return true
-	}
-	_, ok := raw.(string)
-	return ok
 }
 
 // normalizeTyp applies RFC 7515 §4.1.9: media types compare case-insensitively and "application/" may be omitted.

@@ -287,3 +287,17 @@ func TestBackendReadsWhatGatehouseDecided(t *testing.T) {
 		}
 	}
 }
+
+func TestTheAuditReasonNamesTheRefusedClaim(t *testing.T) {
+	for _, l := range loaders(t) {
+		l := l
+		t.Run(l.Name()+"/a padded subject is refused with a reason naming sub", func(t *testing.T) {
+			h, _ := instance(t, l, workflowsConfig(t))
+			tok := mint(t, "ES256", claims("admin ", "acme", []string{"viewer"}, nil), nil)
+			lines := captureStderr(t, func() { serve(h, request{path: "/orgs/acme/workflows", token: tok}) })
+			if len(lines) != 1 || !strings.Contains(lines[0], `claim \"sub\"`) {
+				t.Fatalf("audit lines %q", lines)
+			}
+		})
+	}
+}
