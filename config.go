@@ -67,7 +67,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 		p.add("maxPathLength", "must be at least 1")
 	}
 	secretLen, remote := buildKeys(p, g, c, &opts)
-	opts.Algorithms = algorithms(p, c.Algorithms, keyFamilies(&opts, remote), secretLen)
+	opts.Algorithms = algorithms(p, c.Algorithms, &opts, remote, secretLen)
 	g.sources = sources(p, c.TokenSources)
 	initial := buildPolicy(p, g, c)
 	buildHeaders(p, g, c)
@@ -345,20 +345,14 @@ func httpURL(s string) bool {
 }
 
 // algorithms returns the allowlist: the configured algorithms, each of which some key can verify
-// (an HMAC secret at least as long as the hash, RFC 7518 §3.2), or by default every algorithm a
-// configured key can verify.
-func algorithms(p *problems, list []string, families []string, secretLen int) []string {
+// (an HMAC secret at least as long as the hash, RFC 7518 §3.2; ES* on its curve), or by default
+// every algorithm a configured key can verify.
+func algorithms(p *problems, list []string, opts *tokens.Options, remote bool, secretLen int) []string {
 	list = trimAll(list)
 	if len(list) == 0 {
-		list = tokens.DefaultAlgorithms(families)
-		var out []string
-		for _, alg := range list {
-			if tokens.AlgorithmFamily(alg) != tokens.FamilyHMAC || secretLen >= tokens.MinHMACKeyBytes(alg) {
-				out = append(out, alg)
-			}
-		}
-		return out
+		return tokens.DefaultAlgorithmsFor(opts.Static, remote)
 	}
+	families := keyFamilies(opts, remote)
 	var out []string
 	for i, alg := range list {
 		where := "algorithms[" + strconv.Itoa(i) + "]"

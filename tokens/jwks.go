@@ -34,13 +34,18 @@ type jwkSet struct {
 // that an unchanged key keeps its identity (and the tokens it verified stay cached).
 // It returns the keys and the fingerprint of each. The fingerprint covers every member of the JWK
 // (see fingerprint): a key whose use, key_ops, alg or any other member changed is a new key, judged
-// afresh, and the old one leaves the set.
+// afresh, and the old one leaves the set. A well-formed set with no usable key is a valid answer (an
+// empty, non-nil list: the issuer withdrew its signature keys, and tokens they signed stop verifying);
+// a body that is not a JSON object with a "keys" array is an error (the last good keys are kept).
 func ParseJWKS(body []byte, previous map[string]*Key) ([]*Key, []string, error) {
 	var set jwkSet
 	if err := json.Unmarshal(body, &set); err != nil {
 		return nil, nil, errors.New("JWKS is not valid JSON: " + err.Error())
 	}
-	var keys []*Key
+	if set.Keys == nil {
+		return nil, nil, errors.New("JWKS has no \"keys\" array")
+	}
+	keys := []*Key{}
 	var prints []string
 	for _, raw := range set.Keys {
 		var j jwk
@@ -62,9 +67,6 @@ func ParseJWKS(body []byte, previous map[string]*Key) ([]*Key, []string, error) 
 		}
 		keys = append(keys, k)
 		prints = append(prints, fp)
-	}
-	if len(keys) == 0 {
-		return nil, nil, errors.New("JWKS holds no usable signature key")
 	}
 	return keys, prints, nil
 }

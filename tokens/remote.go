@@ -264,10 +264,8 @@ func (s *remoteState) publish(keys []*Key, prints []string, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.fetching = nil
-	if err != nil || len(keys) == 0 {
-		if err != nil {
-			s.lastErr = err.Error()
-		}
+	if err != nil {
+		s.lastErr = err.Error()
 		if s.viaOIDC {
 			s.jwksURL = "" // discover again next time
 		}
@@ -284,6 +282,10 @@ func (s *remoteState) publish(keys []*Key, prints []string, err error) {
 		if next[fp] == nil {
 			old.retire()
 		}
+	}
+	if len(keys) == 0 {
+		keys = []*Key{} // fetched and empty: every token now fails with ErrUnknownKey, not ErrKeysUnavailable
+		_, _ = os.Stderr.WriteString(`{"gatehouse":"jwks","source":` + quote(s.source) + `,"warning":"the key set holds no usable signature key"}` + "\n")
 	}
 	s.all = keys
 	s.byKid = byKid

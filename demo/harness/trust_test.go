@@ -297,25 +297,36 @@ func TestJOSEAsTheRFCsSay(t *testing.T) {
 			})
 		}
 		l := l
-		t.Run(l.Name()+"/a key whose use changes to enc on a refetch stops verifying", func(t *testing.T) {
-			srv := newJWKS(t)
-			k := newEC(t)
-			srv.set(jwkOf("k1", k))
-			h, _ := instance(t, l, jwksConfig(srv.URL, "cacheSize", "0"))
-			tok := mintWith(t, "ES256", k, claims("alice", "acme", nil, nil), map[string]interface{}{"kid": "k1"})
-			if rec := serve(h, bearer(tok)); rec.Code != 200 {
-				t.Fatalf("before: status %d", rec.Code)
+		for _, alone := range []bool{false, true} {
+			alone := alone
+			name := "/a key whose use changes to enc on a refetch stops verifying"
+			if alone {
+				name += ", even when it was the only key"
 			}
-			enc := jwkOf("k1", k)
-			enc["use"] = "enc"
-			srv.set(enc, jwkOf("k3", newEC(t)))
-			// An unknown kid forces the refetch (after the 50 ms cooldown).
-			waitCooldown()
-			serve(h, bearer(mintWith(t, "ES256", newEC(t), claims("x", "acme", nil, nil), map[string]interface{}{"kid": "k2"})))
-			if rec := serve(h, bearer(tok)); rec.Code != 401 {
-				t.Fatalf("after use became enc: status %d, want 401", rec.Code)
-			}
-		})
+			t.Run(l.Name()+name, func(t *testing.T) {
+				srv := newJWKS(t)
+				k := newEC(t)
+				srv.set(jwkOf("k1", k))
+				h, _ := instance(t, l, jwksConfig(srv.URL, "cacheSize", "0"))
+				tok := mintWith(t, "ES256", k, claims("alice", "acme", nil, nil), map[string]interface{}{"kid": "k1"})
+				if rec := serve(h, bearer(tok)); rec.Code != 200 {
+					t.Fatalf("before: status %d", rec.Code)
+				}
+				enc := jwkOf("k1", k)
+				enc["use"] = "enc"
+				if alone {
+					srv.set(enc)
+				} else {
+					srv.set(enc, jwkOf("k3", newEC(t)))
+				}
+				// An unknown kid forces the refetch (after the 50 ms cooldown).
+				waitCooldown()
+				serve(h, bearer(mintWith(t, "ES256", newEC(t), claims("x", "acme", nil, nil), map[string]interface{}{"kid": "k2"})))
+				if rec := serve(h, bearer(tok)); rec.Code != 401 {
+					t.Fatalf("after use became enc: status %d, want 401", rec.Code)
+				}
+			})
+		}
 	}
 }
 
