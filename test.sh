@@ -18,8 +18,8 @@ go test -race -count=1 ./...
 echo "== demo module: Yaegi harness (every scenario compiled and interpreted), JWKS oracle, compose check, walkthrough"
 go -C demo vet ./...
 go -C demo test -race -count=1 ./...
-echo "== demo module: concurrency through Yaegi (without -race: the interpreter's own type cache races)"
-go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers' ./harness
+echo "== demo module: concurrency and registry release through Yaegi (without -race: the interpreter's own frames and type cache race)"
+go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers|TestCancelledMiddlewaresGiveSharedSourcesBack' ./harness
 
 fuzztime=${FUZZTIME:-10s}
 if [ "$fuzztime" != "0" ]; then

@@ -24,7 +24,7 @@ import sys
 import unicodedata
 
 # Default_Ignorable_Code_Point, DerivedCoreProperties.txt (unchanged from Unicode 14.0 to 16.0).
-# The Go test TestDefaultIgnorablesMatchTheirDerivation derives the same set from Go's unicode
+# TestRefusedRunesAreExactlyTheDocumentedClasses derives the same set from Go's unicode
 # property tables.
 DEFAULT_IGNORABLE = [
     (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160),
