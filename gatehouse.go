@@ -139,6 +139,11 @@ func (g *Gatehouse) grant(pol *policy.Policy, id *tokens.Identity, route *matche
 	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason}
 	a.roles = strings.Join(roles, ",")
 	a.perms = strings.Join(perms, ",")
+	a.vSubject = headerValue(id.Subject)
+	a.vIssuer = headerValue(id.Issuer)
+	a.vOrg = headerValue(a.org)
+	a.vRoles = headerValue(a.roles)
+	a.vPerms = headerValue(a.perms)
 	return a
 }
 
@@ -168,4 +173,12 @@ func (g *Gatehouse) release() {
 	if g.policyFile != nil {
 		g.policyFile.Release()
 	}
+}
+
+// headerValue is the field value slice of one identity header, or nil for an empty value.
+func headerValue(v string) []string {
+	if v == "" {
+		return nil
+	}
+	return []string{v}
 }

@@ -54,52 +54,44 @@ func newHeaderFold() *strings.Replacer {
 // foldHeader returns the name as a CGI-style backend reads it (lower-cased).
 func foldHeader(name string) string { return headerFold.Replace(name) }
 
-// protection is the compiled header rule of one middleware. Read-only after New.
+// protection is the compiled header rule of one middleware. Read-only after New. ServeHTTP applies
+// it inline: first and third bytes filter, then one fold of the name.
 type protection struct {
-	first  [256]bool      // first bytes of every protected name, both cases: a cheap filter
+	first  [256]bool      // raw bytes that fold to the first byte of a protected name
+	third  [256]bool      // raw bytes that fold to the third byte of a protected name (all, for names shorter than 3)
+	fifth  [256]bool      // likewise for the fifth byte
 	prefix string         // folded identity prefix ("x_auth_")
 	exact  map[string]int // folded name → hdrTenant or hdrOverride
 }
 
 func newProtection(prefix, tenantHeader string) *protection {
 	p := &protection{prefix: foldHeader(prefix), exact: map[string]int{}}
-	p.mark(prefix)
+	p.mark(p.prefix)
 	for _, h := range overrideHeaders {
 		p.exact[foldHeader(h)] = hdrOverride
-		p.mark(h)
+		p.mark(foldHeader(h))
 	}
 	if tenantHeader != "" {
 		p.exact[foldHeader(tenantHeader)] = hdrTenant
-		p.mark(tenantHeader)
+		p.mark(foldHeader(tenantHeader))
 	}
 	return p
 }
 
-func (p *protection) mark(name string) {
-	c := name[0]
-	p.first[c] = true
-	if c >= 'a' && c <= 'z' {
-		p.first[c-'a'+'A'] = true
-	} else if c >= 'A' && c <= 'Z' {
-		p.first[c-'A'+'a'] = true
-	} else {
-		// A first byte that is not a letter folds like every other non-alphanumeric byte.
-		for i := 0; i < 256; i++ {
-			b := byte(i)
-			if !((b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9')) {
-				p.first[i] = true
-			}
+// mark admits the raw bytes that fold to the first, third and fifth bytes of the folded name f.
+func (p *protection) mark(f string) {
+	for i := 0; i < 256; i++ {
+		b := foldHeader(string([]byte{byte(i)}))[0]
+		if b == f[0] {
+			p.first[i] = true
+		}
+		if len(f) < 3 || b == f[2] {
+			p.third[i] = true
+		}
+		if len(f) < 5 || b == f[4] {
+			p.fifth[i] = true
 		}
 	}
-}
-
-// class returns the protected class of a header name, or 0.
-func (p *protection) class(name string) int {
-	f := headerFold.Replace(name)
-	if strings.HasPrefix(f, p.prefix) {
-		return hdrIdentity
-	}
-	return p.exact[f]
 }
 
 // forward shapes the request the backend receives, after an allow (a), a public route or a shadow
@@ -109,27 +101,25 @@ func (p *protection) class(name string) int {
 func (g *Gatehouse) forward(req *http.Request, a *allowed) {
 	h := req.Header
 	if a != nil {
-		if a.id != nil {
-			if a.id.Subject != "" {
-				h[g.hSubject] = []string{a.id.Subject}
-			}
-			if a.id.Issuer != "" {
-				h[g.hIssuer] = []string{a.id.Issuer}
-			}
+		if a.vSubject != nil {
+			h[g.hSubject] = a.vSubject
 		}
-		if a.org != "" {
-			h[g.hOrg] = []string{a.org}
+		if a.vIssuer != nil {
+			h[g.hIssuer] = a.vIssuer
 		}
-		if a.roles != "" {
-			h[g.hRoles] = []string{a.roles}
+		if a.vOrg != nil {
+			h[g.hOrg] = a.vOrg
 		}
-		if a.perms != "" {
-			h[g.hPermissions] = []string{a.perms}
+		if a.vRoles != nil {
+			h[g.hRoles] = a.vRoles
+		}
+		if a.vPerms != nil {
+			h[g.hPermissions] = a.vPerms
 		}
 	}
 	if g.tenantHeader != "" {
-		if a != nil && a.org != "" {
-			h[g.tenantHeader] = []string{a.org}
+		if a != nil && a.vOrg != nil {
+			h[g.tenantHeader] = a.vOrg
 		} else {
 			delete(h, g.tenantHeader)
 		}
