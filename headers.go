@@ -56,42 +56,47 @@ func foldHeader(name string) string { return headerFold.Replace(name) }
 
 // protection is the compiled header rule of one middleware. Read-only after New. ServeHTTP applies
 // it inline: first and third bytes filter, then one fold of the name.
+//
+// The byte tables are strings of 256 bytes, 1 where the raw byte may start a protected name: under
+// Yaegi, indexing an array field copies the array, indexing a string does not.
 type protection struct {
-	first  [256]bool      // raw bytes that fold to the first byte of a protected name
-	third  [256]bool      // raw bytes that fold to the third byte of a protected name (all, for names shorter than 3)
-	fifth  [256]bool      // likewise for the fifth byte
+	first  string         // raw bytes that fold to the first byte of a protected name
+	third  string         // raw bytes that fold to the third byte of a protected name (all, for names shorter than 3)
+	fifth  string         // likewise for the fifth byte
 	prefix string         // folded identity prefix ("x_auth_")
 	exact  map[string]int // folded name → hdrTenant or hdrOverride
 }
 
 func newProtection(prefix, tenantHeader string) *protection {
-	p := &protection{prefix: foldHeader(prefix), exact: map[string]int{}}
-	p.mark(p.prefix)
+	folded := []string{foldHeader(prefix)}
+	p := &protection{prefix: folded[0], exact: map[string]int{}}
 	for _, h := range overrideHeaders {
 		p.exact[foldHeader(h)] = hdrOverride
-		p.mark(foldHeader(h))
+		folded = append(folded, foldHeader(h))
 	}
 	if tenantHeader != "" {
 		p.exact[foldHeader(tenantHeader)] = hdrTenant
-		p.mark(foldHeader(tenantHeader))
+		folded = append(folded, foldHeader(tenantHeader))
 	}
+	p.first = byteTable(folded, 0)
+	p.third = byteTable(folded, 2)
+	p.fifth = byteTable(folded, 4)
 	return p
 }
 
-// mark admits the raw bytes that fold to the first, third and fifth bytes of the folded name f.
-func (p *protection) mark(f string) {
-	for i := 0; i < 256; i++ {
-		b := foldHeader(string([]byte{byte(i)}))[0]
-		if b == f[0] {
-			p.first[i] = true
-		}
-		if len(f) < 3 || b == f[2] {
-			p.third[i] = true
-		}
-		if len(f) < 5 || b == f[4] {
-			p.fifth[i] = true
+// byteTable marks the raw bytes that fold to byte i of one of the folded names (every byte for a
+// name shorter than i+1).
+func byteTable(folded []string, i int) string {
+	t := make([]byte, 256)
+	for c := 0; c < 256; c++ {
+		b := foldHeader(string([]byte{byte(c)}))[0]
+		for _, f := range folded {
+			if len(f) <= i || b == f[i] {
+				t[c] = 1
+			}
 		}
 	}
+	return string(t)
 }
 
 // forward shapes the request the backend receives, after an allow (a), a public route or a shadow

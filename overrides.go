@@ -71,6 +71,17 @@ func methodParam(raw string) ([]string, bool) {
 	return out, true
 }
 
+// formBody reports whether a request's Content-Type may make its body a form that formOverride must
+// read: an application/x-www-form-urlencoded one, or several Content-Type lines (ambiguous).
+func formBody(ct []string) bool {
+	const form = "application/x-www-form-urlencoded"
+	if len(ct) != 1 {
+		return len(ct) > 1
+	}
+	v := strings.TrimLeft(ct[0], " \t")
+	return len(v) >= len(form) && strings.EqualFold(v[:len(form)], form)
+}
+
 // formOverride reads a POST form body (bounded) for "_method" and puts the body back. It returns the
 // values found and a status (413 too large, 400 unreadable) when the body cannot be checked.
 func formOverride(req *http.Request) ([]string, int) {

@@ -116,7 +116,7 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	for name := range h {
 		// Cheap filters first (first, third and fifth byte, as the fold reads them), then one
 		// compiled fold of the name: X-Forwarded-For, X-Real-Ip and most others stop at the filters.
-		if name == "" || !p.first[name[0]] || (len(name) > 2 && !p.third[name[2]]) || (len(name) > 4 && !p.fifth[name[4]]) {
+		if name == "" || p.first[name[0]] == 0 || (len(name) > 2 && p.third[name[2]] == 0) || (len(name) > 4 && p.fifth[name[4]] == 0) {
 			continue
 		}
 		f := headerFold.Replace(name)
@@ -137,7 +137,7 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		}
 	}
 	decided := false
-	if override != "" || req.URL.RawQuery != "" || req.Method == http.MethodPost {
+	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(h["Content-Type"])) {
 		answered := false
 		answered, decided = g.checkOverrides(rw, req, override)
 		if answered {

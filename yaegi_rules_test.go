@@ -15,8 +15,9 @@ import (
 
 // TestPluginCodeAvoidsYaegiTraps scans the plugin's own (non-test) source for constructs that
 // Yaegi v0.16.1 or Traefik v3.7 mishandle (see docs/yaegi.md): parallel assignment with
-// several right-hand expressions, builtins inside a multi-value return, range over an int, the
-// min/max builtins, type parameters and struct embedding.
+// several right-hand expressions (any with =, with a call among them with :=), builtins inside a multi-value return, empty clauses in
+// a binding type switch, range over an int, the min/max builtins, type parameters and struct
+// embedding.
 func TestPluginCodeAvoidsYaegiTraps(t *testing.T) {
 	fset := token.NewFileSet()
 	var files []string
@@ -48,6 +49,13 @@ func TestPluginCodeAvoidsYaegiTraps(t *testing.T) {
 				if len(x.Rhs) > 1 && x.Tok == token.ASSIGN {
 					t.Errorf("%s: parallel assignment: write one assignment per line", where())
 				}
+				if len(x.Rhs) > 1 && x.Tok == token.DEFINE {
+					for _, r := range x.Rhs {
+						if _, call := r.(*ast.CallExpr); call {
+							t.Errorf("%s: parallel definition with a call: define one per line", where())
+						}
+					}
+				}
 			case *ast.ReturnStmt:
 				if len(x.Results) > 1 {
 					for _, r := range x.Results {
@@ -55,6 +63,16 @@ func TestPluginCodeAvoidsYaegiTraps(t *testing.T) {
 							if id, ok := c.Fun.(*ast.Ident); ok && builtins[id.Name] {
 								t.Errorf("%s: builtin %s in a multi-value return", where(), id.Name)
 							}
+						}
+					}
+				}
+			case *ast.TypeSwitchStmt:
+				// With a binding (switch v := x.(type)), an empty clause that matches makes the
+				// interpreted function return its zero values on the spot.
+				if _, binds := x.Assign.(*ast.AssignStmt); binds {
+					for _, c := range x.Body.List {
+						if cc, ok := c.(*ast.CaseClause); ok && len(cc.Body) == 0 {
+							t.Errorf("%s: empty clause in a binding type switch", where())
 						}
 					}
 				}
