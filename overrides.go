@@ -152,7 +152,7 @@ func (o *override) set(kind, v string) {
 	if kind == "method" {
 		m := strings.ToUpper(v)
 		switch {
-		case m == "" || !isToken(m):
+		case m == "" || !validHeaderName(m): // a method is an RFC 9110 token, like a header name
 			o.bad = "malformed method override"
 		case o.method != "" && o.method != m:
 			o.bad = "conflicting method overrides"
@@ -167,16 +167,6 @@ func (o *override) set(kind, v string) {
 		o.bad = "conflicting path overrides"
 	}
 	o.target = v
-}
-
-func isToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // checkOverrides applies the override rule to a request whose identity headers are already

@@ -231,13 +231,9 @@ func scopeClaim(raw interface{}) ([]string, bool) {
 	case string:
 		list = []string{v}
 	case []interface{}:
-		list = make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, false
-			}
-			list = append(list, s)
+		var ok bool
+		if list, ok = stringArray(v); !ok {
+			return nil, false
 		}
 	default:
 		return nil, false

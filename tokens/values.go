@@ -67,13 +67,9 @@ func listClaim(raw interface{}, sep string) ([]string, bool) {
 	case string:
 		list = strings.Split(v, sep)
 	case []interface{}:
-		list = make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, false
-			}
-			list = append(list, s)
+		var ok bool
+		if list, ok = stringArray(v); !ok {
+			return nil, false
 		}
 	default:
 		return nil, false
@@ -104,4 +100,17 @@ func SortedSet(list []string) []string {
 		}
 	}
 	return out
+}
+
+// stringArray converts a JSON array whose elements must all be strings.
+func stringArray(v []interface{}) ([]string, bool) {
+	list := make([]string, 0, len(v))
+	for _, e := range v {
+		s, ok := e.(string)
+		if !ok {
+			return nil, false
+		}
+		list = append(list, s)
+	}
+	return list, true
 }
