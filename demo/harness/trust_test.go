@@ -8,6 +8,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
+	"encoding/pem"
 	"hash"
 	"net/http/httptest"
 	"os"
@@ -17,6 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-dev/gatehouse/demo/loader"
 )
 
 const otherIssuer = "https://other-issuer.test"
@@ -346,4 +350,45 @@ func flipTrailingBits(tok string) string {
 	last := strings.IndexByte(alphabet, tok[len(tok)-1])
 	// An HS256 signature is 32 bytes: 43 characters, the last carrying 4 data bits and 2 unused ones.
 	return tok[:len(tok)-1] + string(alphabet[last|1])
+}
+
+// TestROCAKeysAreNotTrusted: an RSA modulus with the ROCA fingerprint (CVE-2017-15361; the key in
+// testdata/roca-public.pem is built with the structure of Infineon's flawed primes) is refused as a
+// configured key and never verifies from a JWKS.
+func TestROCAKeysAreNotTrusted(t *testing.T) {
+	pemText, err := os.ReadFile(filepath.Join(loader.RepoRoot(), "testdata", "roca-public.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(pemText)
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := pub.(*rsa.PublicKey).N
+	for _, l := range loaders(t) {
+		l := l
+		t.Run(l.Name()+"/a ROCA key in keys fails New", func(t *testing.T) {
+			_, err := l.New(context.Background(), &backend{}, cfg("keys", string(pemText)), "test")
+			if err == nil || !strings.Contains(err.Error(), "ROCA") {
+				t.Fatalf("New: %v", err)
+			}
+		})
+		t.Run(l.Name()+"/a ROCA key in a JWKS is skipped: its kid is unknown", func(t *testing.T) {
+			srv := newJWKS(t)
+			srv.set(map[string]string{"kty": "RSA", "kid": "roca", "use": "sig", "n": b64(n.Bytes()), "e": "AQAB"})
+			h, _ := instance(t, l, jwksConfig(srv.URL))
+			// Signed by nobody (the private key is unknown). The request fails either way; what
+			// shows the key was skipped is the warning that the fetched set holds no usable key.
+			tok := rawToken(`{"alg":"RS256","kid":"roca"}`, claimsJSON(t), func(string) []byte { return make([]byte, 256) })
+			var rec *httptest.ResponseRecorder
+			lines := captureStderr(t, func() { rec = serve(h, bearer(tok)) })
+			if rec.Code != 401 {
+				t.Fatalf("status %d, want 401", rec.Code)
+			}
+			if !strings.Contains(strings.Join(lines, "\n"), "no usable signature key") {
+				t.Errorf("the ROCA key was taken from the JWKS: stderr %q", lines)
+			}
+		})
+	}
 }
