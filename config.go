@@ -82,6 +82,8 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	if len(g.sources) == 1 && g.sources[0].Kind == "header" && g.sources[0].Name == "Authorization" {
 		g.decisions = newDecisionCache(opts.CacheSize, opts.CacheBytes)
 	}
+	g.public = newPublicCache(opts.CacheSize, opts.CacheBytes/8)
+	g.plainForward = g.decisions != nil && g.public != nil && g.tenantHeader == "" && g.forwardToken && !g.auditAllowed
 	return g, nil
 }
 

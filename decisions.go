@@ -88,17 +88,87 @@ func (c *decisionCache) drop(key string) {
 	c.mu.Unlock()
 }
 
+// publicCache remembers which method and escaped path matched a public route, so that a repeated
+// public request costs one lookup under Yaegi instead of the path rule and the tree walk. Routes are
+// fixed at New, so an entry never goes stale. Bounded in entries and bytes like the decision cache.
+type publicCache struct {
+	mu       sync.Mutex
+	max      int
+	maxBytes int64
+	bytes    int64
+	m        map[string]*matcher.Route
+}
+
+func newPublicCache(max int, maxBytes int64) *publicCache {
+	if max <= 0 || maxBytes <= 0 {
+		return nil
+	}
+	return &publicCache{max: max, maxBytes: maxBytes, m: make(map[string]*matcher.Route, 16)}
+}
+
+// publicEntryOverhead is charged per public-cache entry on top of its key (map slot and string header).
+const publicEntryOverhead = 128
+
+func (c *publicCache) put(key string, r *matcher.Route) {
+	cost := int64(len(key)) + publicEntryOverhead
+	c.mu.Lock()
+	if c.m[key] == nil {
+		for len(c.m) > 0 && (len(c.m) >= c.max || c.bytes+cost > c.maxBytes) {
+			for k := range c.m {
+				c.bytes -= int64(len(k)) + publicEntryOverhead
+				delete(c.m, k)
+				break
+			}
+		}
+		c.m[key] = r
+		c.bytes += cost
+	}
+	c.mu.Unlock()
+}
+
+// warm is the warm path: a cached allow for this exact request (decision cache), or a path known
+// to match a public route (public cache). It reports whether it let the request through.
+func warm(g *Gatehouse, req *http.Request) bool {
+	if g.decisions != nil && req.Header["Authorization"] != nil && replay(g, req) {
+		return true
+	}
+	c := g.public
+	if c == nil {
+		return false
+	}
+	path := req.URL.EscapedPath()
+	if len(path) > g.maxPath {
+		return false
+	}
+	key := req.Method + "\x00" + path
+	c.mu.Lock()
+	r := c.m[key]
+	c.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	forward(g, req, nil)
+	if g.auditAllowed {
+		g.allowAudit(req, r, nil, "", "public route")
+	}
+	return true
+}
+
 // requestKey returns the decision-cache key of a request whose only token source is a single
 // Authorization header, or "" when the request cannot use the cache. The token in the key is the
 // raw text after "Bearer "; the slow path stores only keys whose token it extracted identically.
 // NUL separates the parts: it can appear in none of them. Nothing is copied for a request whose
 // parts exceed the bounds (token cap, maxPathLength): it takes the slow path, which refuses it.
-func (g *Gatehouse) requestKey(req *http.Request) string {
+func requestKey(g *Gatehouse, req *http.Request) string {
 	if g.decisions == nil {
 		return ""
 	}
-	v := req.Header["Authorization"]
-	if len(v) != 1 || len(v[0]) < 8 || len(v[0]) > tokens.MaxTokenSize+7 || v[0][6] != ' ' || !strings.EqualFold(v[0][:6], "bearer") {
+	return decisionKey(g, req, req.Header["Authorization"], req.URL.EscapedPath())
+}
+
+// decisionKey builds the key of requestKey from the request's Authorization values and escaped path.
+func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) string {
+	if len(auth) != 1 || len(auth[0]) < 8 || len(auth[0]) > tokens.MaxTokenSize+7 || auth[0][6] != ' ' || !strings.EqualFold(auth[0][:6], "bearer") {
 		return ""
 	}
 	tenant := ""
@@ -111,18 +181,17 @@ func (g *Gatehouse) requestKey(req *http.Request) string {
 		}
 		tenant = t[0]
 	}
-	path := req.URL.EscapedPath()
 	if len(path) > g.maxPath || len(tenant) > maxTenantKey || len(req.Method) > maxMethodKey {
 		return ""
 	}
-	return req.Method + "\x00" + path + "\x00" + tenant + "\x00" + v[0][7:]
+	return req.Method + "\x00" + path + "\x00" + tenant + "\x00" + auth[0][7:]
 }
 
 // replay lets a request through from a cached allow if it is still valid; it reports whether it
-// did. With the header strip in ServeHTTP it is the whole warm path, kept to few calls: under
-// Yaegi each call costs about a microsecond.
-func (g *Gatehouse) replay(req *http.Request) bool {
-	key := g.requestKey(req)
+// did. With the header rule in ServeHTTP it is the whole warm path, kept to few calls (plain
+// functions: under Yaegi a method call costs about five times as much).
+func replay(g *Gatehouse, req *http.Request) bool {
+	key := requestKey(g, req)
 	if key == "" {
 		return false
 	}
@@ -133,13 +202,20 @@ func (g *Gatehouse) replay(req *http.Request) bool {
 	if a == nil {
 		return false
 	}
-	now := time.Now()
-	unix := now.Unix()
-	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || g.currentPolicyAt(now) != a.policy || a.id.KeyRetired() {
+	var unix int64
+	pol := g.staticPolicy
+	if g.policyFile == nil {
+		unix = time.Now().Unix()
+	} else {
+		now := time.Now()
+		unix = now.Unix()
+		pol = g.policyFile.Current(now)
+	}
+	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || a.id.KeyRetired() {
 		c.drop(key)
 		return false
 	}
-	g.forward(req, a)
+	forward(g, req, a)
 	if g.auditAllowed {
 		g.allowAudit(req, a.route, a.id, a.org, a.reason)
 	}

@@ -28,6 +28,8 @@ type Gatehouse struct {
 	shadow             bool
 	overridesAuthorize bool // overrides: authorize (else refuse)
 	decisions          *decisionCache
+	public             *publicCache
+	plainForward       bool   // the warm path may forward inline: no tenant header, token kept, no allow audit
 	tenantByHost       bool   // the decision key must include the Host
 	tenantHeader       string // the decision key must include this header (header tenant mode)
 	leeway             int64  // seconds
@@ -59,13 +61,13 @@ type outcome struct {
 // authorize runs the whole pipeline (identity headers already stripped) and reports whether the
 // request may go on to the backend; on a denial it has written the response.
 func (g *Gatehouse) authorize(rw http.ResponseWriter, req *http.Request) bool {
-	o := g.evaluate(req, g.requestKey(req))
+	o := g.evaluate(req, requestKey(g, req))
 	if o == nil {
 		return true
 	}
 	if g.shadow && o.status != 500 {
 		g.audit(req, o, "shadow-deny")
-		g.forward(req, o.grant)
+		forward(g, req, o.grant)
 		return true
 	}
 	g.respond(rw, req, o)
@@ -97,7 +99,10 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	}
 	switch route.Requirement {
 	case matcher.Public:
-		g.forward(req, nil)
+		if g.public != nil {
+			g.public.put(req.Method+"\x00"+path, route)
+		}
+		forward(g, req, nil)
 		g.allowAudit(req, route, nil, "", "public route")
 		return nil
 	case matcher.Deny:
@@ -128,7 +133,7 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
 		g.decisions.put(key, a)
 	}
-	g.forward(req, a)
+	forward(g, req, a)
 	g.allowAudit(req, route, id, d.Org, d.Reason)
 	return nil
 }

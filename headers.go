@@ -103,7 +103,7 @@ func byteTable(folded []string, i int) string {
 // pass-through (a nil or without an org): identity headers from the decision only, the tenant header
 // replaced by the org the decision was made in or removed, and the token removed when forwardToken
 // is false. It is the one place that decides what the backend reads.
-func (g *Gatehouse) forward(req *http.Request, a *allowed) {
+func forward(g *Gatehouse, req *http.Request, a *allowed) {
 	h := req.Header
 	if a != nil {
 		if a.vSubject != nil {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Config is the middleware configuration. Traefik decodes it with mapstructure from labels or the
@@ -98,18 +99,11 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 // ServeHTTP authorizes the request and either forwards it with identity headers or answers the
 // denial itself. The backend is never called on a denial (except in shadow mode).
 //
-// The header strip is written inline on purpose: under Yaegi every call costs about a microsecond.
+// The warm path (header rule, then a cached allow) is written as inline code and plain functions on
+// purpose: under Yaegi a method call costs about five times a function call, and a deferred recover
+// about a microsecond. It runs outside the recover of serve: it only reads maps and strings, and a
+// panic there would still be answered 500 by Traefik's own recovery, never forwarded.
 func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
-	forwarded := false
-	defer func() {
-		// Recover only our own panics: once the request is forwarded, a panic belongs to the
-		// backend (http.ErrAbortHandler included) and must propagate.
-		if !forwarded {
-			if r := recover(); r != nil {
-				g.fail(rw, req, r)
-			}
-		}
-	}()
 	h := req.Header
 	p := g.protect
 	override := ""
@@ -136,15 +130,81 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
-	decided := false
 	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(h["Content-Type"])) {
+		serve(g, rw, req, override)
+		return
+	}
+	// The warm path, inline (plainForward: nothing to forward but the identity headers): a cached
+	// allow for this exact request, or a path known to match a public route.
+	if g.plainForward {
+		path := req.URL.EscapedPath()
+		if auth := h["Authorization"]; auth != nil {
+			if key := decisionKey(g, req, auth, path); key != "" {
+				c := g.decisions
+				c.mu.Lock()
+				a := c.m[key]
+				c.mu.Unlock()
+				if a != nil && g.policyFile == nil {
+					unix := time.Now().Unix()
+					if unix < a.id.Expires+g.leeway && unix >= a.id.NotBefore-g.leeway && g.staticPolicy == a.policy && !a.id.KeyRetired() {
+						if a.vSubject != nil {
+							h[g.hSubject] = a.vSubject
+						}
+						if a.vIssuer != nil {
+							h[g.hIssuer] = a.vIssuer
+						}
+						if a.vOrg != nil {
+							h[g.hOrg] = a.vOrg
+						}
+						if a.vRoles != nil {
+							h[g.hRoles] = a.vRoles
+						}
+						if a.vPerms != nil {
+							h[g.hPermissions] = a.vPerms
+						}
+						g.next.ServeHTTP(rw, req)
+						return
+					}
+				}
+			}
+		} else if c := g.public; c != nil && len(path) <= g.maxPath {
+			key := req.Method + "\x00" + path
+			c.mu.Lock()
+			r := c.m[key]
+			c.mu.Unlock()
+			if r != nil {
+				g.next.ServeHTTP(rw, req)
+				return
+			}
+		}
+	}
+	serve(g, rw, req, override)
+}
+
+// serve is everything but the warm path: the override rule, the decision cache, the pipeline. It
+// answers its own panics with a 500 (never passing the request on); once the request is forwarded,
+// a panic belongs to the backend (http.ErrAbortHandler included) and propagates.
+func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) {
+	forwarded := false
+	defer func() {
+		if !forwarded {
+			if r := recover(); r != nil {
+				g.fail(rw, req, r)
+			}
+		}
+	}()
+	decided := false
+	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(req.Header["Content-Type"])) {
 		answered := false
 		answered, decided = g.checkOverrides(rw, req, override)
 		if answered {
 			return
 		}
+		if !decided {
+			decided = warm(g, req)
+		}
 	}
-	if !decided && !g.replay(req) && !g.authorize(rw, req) {
+	if !decided && !g.authorize(rw, req) {
 		return
 	}
 	forwarded = true
