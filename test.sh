@@ -18,8 +18,8 @@ go test -race -count=1 ./...
 echo "== demo module: Yaegi harness (every scenario compiled and interpreted), JWKS oracle, compose check, walkthrough"
 go -C demo vet ./...
 go -C demo test -race -count=1 ./...
-echo "== demo module: concurrency and registry release through Yaegi (without -race: the interpreter's own frames and type cache race)"
-go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers|TestCancelledMiddlewaresGiveSharedSourcesBack' ./harness
+echo "== demo module: concurrency, registry release and the warm-path budget through Yaegi (without -race: the interpreter's own frames race, and timings need it off)"
+go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers|TestCancelledMiddlewaresGiveSharedSourcesBack|TestTheWarmPathStaysWithinItsBudget' -v ./harness | grep -E '^(---|ok|FAIL|PASS)|guard_test'
 
 fuzztime=${FUZZTIME:-10s}
 if [ "$fuzztime" != "0" ]; then
