@@ -33,6 +33,9 @@ const controls = "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x
 // round trip (an empty value, invalid UTF-8, an inner HTAB, Unicode white space at either end), it
 // is for the readers named.
 func ValidValue(s string) bool {
+	if s != "" && strings.Trim(s, visibleASCII) == "" {
+		return true // the common case, decided in one call: non-empty, visible ASCII only
+	}
 	if s == "" || strings.ContainsAny(s, controls) || !utf8.ValidString(s) {
 		return false
 	}
@@ -48,8 +51,20 @@ func ValidValue(s string) bool {
 // ValidValue and must not contain a comma (it would split the element) or a double quote (a parser
 // may start a quoted-string there, swallowing the commas that follow, or drop the quotes).
 func ValidListElement(s string) bool {
+	if s != "" && strings.Trim(s, visibleListASCII) == "" {
+		return true // the common case, decided in one call: non-empty, visible ASCII but comma and quote
+	}
 	return ValidValue(s) && !strings.ContainsAny(s, `,"`)
 }
+
+// visibleASCII holds the visible ASCII characters, U+0021 to U+007E: a non-empty value made of them
+// alone satisfies ValidValue (no control, valid UTF-8, no white space at all). visibleListASCII
+// leaves out the comma and the double quote, for ValidListElement. Both are strings, not arrays
+// (Yaegi copies an array on every index), and serve as strings.Trim cutsets: one compiled call.
+const (
+	visibleASCII     = "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+	visibleListASCII = "!#$%&'()*+-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+)
 
 // padding reports whether a reader may trim r from either end of a value.
 func padding(r rune) bool { return r == '\uFEFF' || unicode.IsSpace(r) }

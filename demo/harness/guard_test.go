@@ -8,9 +8,9 @@ import (
 
 // warmBudget is how many times an empty interpreted middleware the warm path may cost, measured in
 // the same process (the floor moves with the machine, the ratio much less). Recorded on the 2-core
-// development machine: a cached allow ≈ 7× the empty middleware, a public route ≈ 4× (BENCHMARKS.md,
-// "Warm path"); the guard allows 2× the larger.
-const warmBudget = 15.0
+// development machine: a cached allow 7.5–10× the empty middleware, a public route about 4×
+// (BENCHMARKS.md, "Warm path"); the guard allows 2× the upper figure.
+const warmBudget = 20.0
 
 // TestTheWarmPathStaysWithinItsBudget fails when the Yaegi warm path (a cached allow, a public
 // route) regresses by more than 2× against an empty middleware measured in the same run.
