@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/assertion"
 	"github.com/gatehouse-dev/gatehouse/matcher"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/tokens"
@@ -50,6 +51,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	p := &problems{}
 	unknownKeys(p, "", c.Unknown, configKeys)
 	unknownKeys(p, "claims.", c.Claims.Unknown, claimKeys)
+	unknownKeys(p, "assertion.", c.Assertion.Unknown, assertionKeys)
 	if c.SettingsFile != "" {
 		applySettingsFile(p, c)
 	}
@@ -73,6 +75,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	buildHeaders(p, g, c)
 	checkIssuers(p, g, opts.Issuers, initial)
 	buildRoutes(p, g, c, initial)
+	buildAssertion(p, g, c)
 	if err := p.err(name); err != nil {
 		g.release()
 		return nil, err
@@ -83,7 +86,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 		g.decisions = newDecisionCache(opts.CacheSize, opts.CacheBytes)
 	}
 	g.public = newPublicCache(opts.CacheSize, opts.CacheBytes/8)
-	g.plainForward = g.decisions != nil && g.public != nil && g.tenantHeader == "" && g.forwardToken && !g.auditAllowed
+	g.plainForward = g.decisions != nil && g.public != nil && g.tenantHeader == "" && g.forwardToken && !g.auditAllowed && !g.signPublic
 	return g, nil
 }
 
@@ -140,6 +143,65 @@ func byteSize(p *problems, where, s string, def int64) int64 {
 	return n * unit
 }
 
+// buildAssertion sets up the signer of the identity assertion and the header rule (whose protected
+// names include the assertion header when it lies outside the identity prefix).
+func buildAssertion(p *problems, g *Gatehouse, c *Config) {
+	a := c.Assertion
+	g.hAssertion = textproto.CanonicalMIMEHeaderKey(g.prefixText + "Assertion")
+	if h := strings.TrimSpace(a.Header); h != "" {
+		if !validHeaderName(h) {
+			p.add("assertion.header", "must be a header name such as X-Auth-Assertion")
+		}
+		g.hAssertion = textproto.CanonicalMIMEHeaderKey(h)
+	}
+	g.protect = newProtection(g.prefixText, g.tenantHeader, g.hAssertion)
+	path := strings.TrimSpace(c.AssertionJWKSPath)
+	if strings.TrimSpace(a.Key) == "" {
+		if path != "" || a.Issuer != "" || a.Audience != "" || a.Lifetime != "" || a.KeyID != "" || a.Public != "" {
+			p.add("assertion.key", "required to sign assertions (the other assertion settings and assertionJWKSPath need it)")
+		}
+		return
+	}
+	if path != "" {
+		if _, err := matcher.Split(path); err != nil || path[len(path)-1] == '/' {
+			p.add("assertionJWKSPath", "must be a plain path such as /.well-known/gatehouse/jwks.json")
+		}
+		if r, _ := g.routes.Match(http.MethodGet, splitOrNil(path)); r != nil {
+			p.add("assertionJWKSPath", "is also the path of routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+": Gatehouse answers it itself")
+		}
+		g.jwksPath = path
+	}
+	audience := strings.TrimSpace(a.Audience)
+	if audience == "" {
+		audience = g.name
+	}
+	settings := assertion.Settings{Key: a.Key, KeyID: strings.TrimSpace(a.KeyID), Issuer: strings.TrimSpace(a.Issuer), Audience: audience}
+	settings.Lifetime = duration(p, "assertion.lifetime", a.Lifetime, assertion.DefaultLifetime)
+	g.signPublic = flag(p, "assertion.public", a.Public, false)
+	signer, err := assertion.New(settings)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if where, msg, ok := strings.Cut(line, ": "); ok {
+				p.add(where, msg)
+			} else {
+				p.add("assertion", line)
+			}
+		}
+		return
+	}
+	g.signer = signer
+	// Mint again this long before an assertion expires, so a replayed one is never nearly stale.
+	g.remint = int64(signer.Lifetime()/time.Second) / 4
+}
+
+func splitOrNil(path string) []string {
+	segs, err := matcher.Split(path)
+	if err != nil {
+		return nil
+	}
+	return segs
+}
+
 // checkIssuers makes identity issuer-aware: with more than one trusted issuer every policy
 // assignment must name its issuer (a subject is unique only within its issuer), and an issuer an
 // assignment names must be trusted.
@@ -166,7 +228,9 @@ func checkIssuers(p *problems, g *Gatehouse, issuers []string, pol *policy.Polic
 var configKeys = []string{"issuers", "audiences", "allowanyaudience", "jwksurl", "keys", "secret", "secretfile", "algorithms", "leeway", "requiretyp",
 	"tokensources", "forwardtoken", "claims", "headerprefix", "realm", "auditallowed", "cachesize", "cachebytes", "maxpathlength", "jwkscooldown", "jwksrefresh",
 	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "trusttokenpermissions", "tenant", "mode",
-	"overrides", "settingsfile"}
+	"overrides", "assertion", "assertionjwkspath", "settingsfile"}
+
+var assertionKeys = []string{"key", "keyid", "issuer", "audience", "lifetime", "header", "public"}
 
 var claimKeys = []string{"subject", "org", "roles", "permissions", "orgroles", "assignments"}
 
@@ -427,7 +491,7 @@ func buildHeaders(p *problems, g *Gatehouse, c *Config) {
 			p.add("tenant", "the tenant header "+g.tenantHeader+" is a method or path override header")
 		}
 	}
-	g.protect = newProtection(prefix, g.tenantHeader)
+	g.prefixText = prefix
 	realm := c.Realm
 	if realm == "" {
 		realm = defaultRealm

@@ -26,6 +26,9 @@ type allowed struct {
 	// The forwarded header values, built once per decision: under Yaegi a slice literal per header
 	// per request costs more than the whole lookup. Each is nil when the header is not set.
 	vSubject, vIssuer, vOrg, vRoles, vPerms []string
+
+	vAssertion []string // the signed assertion, nil without one
+	remintAt   int64    // Unix seconds from which a replay must mint a fresh assertion
 }
 
 // Bounds of one decision-cache entry: the key is at most a method, a path of maxPathLength, a tenant
@@ -214,6 +217,17 @@ func replay(g *Gatehouse, req *http.Request) bool {
 	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || a.id.KeyRetired() {
 		c.drop(key)
 		return false
+	}
+	if unix >= a.remintAt {
+		// The assertion is close to its exp: the same allow, a fresh assertion (a copy: cached
+		// entries are read concurrently and never changed).
+		fresh := *a
+		if !sign(g, &fresh, req, time.Unix(unix, 0)) {
+			c.drop(key)
+			return false
+		}
+		a = &fresh
+		c.put(key, a)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {

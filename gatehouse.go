@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/assertion"
 	"github.com/gatehouse-dev/gatehouse/matcher"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/tokens"
@@ -37,6 +38,12 @@ type Gatehouse struct {
 	sets               []*tokens.RemoteSet
 
 	protect      *protection // the header rule
+	prefixText   string      // the identity header prefix as configured
+	hAssertion   string
+	signer       *assertion.Signer // nil: no assertion
+	signPublic   bool              // assertion.public
+	remint       int64             // seconds before an assertion's exp when a replay mints a fresh one
+	jwksPath     string            // assertionJWKSPath
 	hSubject     string
 	hIssuer      string
 	hOrg         string
@@ -99,6 +106,15 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 	}
 	switch route.Requirement {
 	case matcher.Public:
+		if g.signPublic {
+			a := &allowed{route: route, reason: "public route", remintAt: 1 << 62}
+			if !sign(g, a, req, time.Now()) {
+				return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: route}
+			}
+			forward(g, req, a)
+			g.allowAudit(req, route, nil, "", "public route")
+			return nil
+		}
 		if g.public != nil {
 			g.public.put(req.Method+"\x00"+path, route)
 		}
@@ -130,6 +146,9 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 		return o
 	}
 	a := g.grant(pol, id, route, d, target)
+	if g.signer != nil && !sign(g, a, req, time.Now()) {
+		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: route, id: id, org: d.Org}
+	}
 	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
 		g.decisions.put(key, a)
 	}
@@ -141,7 +160,7 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 // grant computes what a decision forwards: the roles and permissions id holds in the decision's org.
 func (g *Gatehouse) grant(pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
 	roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
-	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason}
+	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason, remintAt: 1 << 62}
 	a.roles = strings.Join(roles, ",")
 	a.perms = strings.Join(perms, ",")
 	a.vSubject = headerValue(id.Subject)
@@ -186,4 +205,42 @@ func headerValue(v string) []string {
 		return nil
 	}
 	return []string{v}
+}
+
+// sign mints the identity assertion of an allow (a) for this request and records when a replay of
+// it must mint again. It reports false if minting failed: the request is then refused.
+func sign(g *Gatehouse, a *allowed, req *http.Request, now time.Time) bool {
+	c := assertion.Claims{Org: a.org, Permission: a.route.Requirement, Route: a.route.Text, Method: req.Method, Path: req.URL.EscapedPath()}
+	if a.id != nil {
+		c.Subject = a.id.Subject
+		c.Vouched = a.id.Issuer
+		if a.roles != "" {
+			c.Roles = strings.Split(a.roles, ",")
+		}
+	}
+	tok, exp := g.signer.Mint(c, now)
+	if tok == "" {
+		return false
+	}
+	a.vAssertion = []string{tok}
+	a.remintAt = exp - g.remint
+	return true
+}
+
+// publishJWKS answers the assertion key set (RFC 7517 §5) at assertionJWKSPath.
+func publishJWKS(g *Gatehouse, rw http.ResponseWriter, req *http.Request) {
+	h := rw.Header()
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		g.respond(rw, req, &outcome{status: 405, detail: "method not allowed", reason: "the assertion key set answers GET and HEAD"})
+		return
+	}
+	body := g.signer.JWKS(time.Now())
+	h.Set("Content-Type", "application/jwk-set+json")
+	h.Set("Cache-Control", "max-age=60")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	rw.WriteHeader(http.StatusOK)
+	if req.Method == http.MethodGet {
+		_, _ = rw.Write(body)
+	}
 }

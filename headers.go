@@ -64,12 +64,16 @@ type protection struct {
 	third  string         // raw bytes that fold to the third byte of a protected name (all, for names shorter than 3)
 	fifth  string         // likewise for the fifth byte
 	prefix string         // folded identity prefix ("x_auth_")
-	exact  map[string]int // folded name → hdrTenant or hdrOverride
+	exact  map[string]int // folded name → hdrIdentity (an assertion header outside the prefix), hdrTenant or hdrOverride
 }
 
-func newProtection(prefix, tenantHeader string) *protection {
+func newProtection(prefix, tenantHeader, assertionHeader string) *protection {
 	folded := []string{foldHeader(prefix)}
 	p := &protection{prefix: folded[0], exact: map[string]int{}}
+	if f := foldHeader(assertionHeader); assertionHeader != "" && !strings.HasPrefix(f, folded[0]) {
+		p.exact[f] = hdrIdentity
+		folded = append(folded, f)
+	}
 	for _, h := range overrideHeaders {
 		p.exact[foldHeader(h)] = hdrOverride
 		folded = append(folded, foldHeader(h))
@@ -120,6 +124,9 @@ func forward(g *Gatehouse, req *http.Request, a *allowed) {
 		}
 		if a.vPerms != nil {
 			h[g.hPermissions] = a.vPerms
+		}
+		if a.vAssertion != nil {
+			h[g.hAssertion] = a.vAssertion
 		}
 	}
 	if g.tenantHeader != "" {

@@ -240,7 +240,7 @@ func (g *Gatehouse) authorizeOverride(rw http.ResponseWriter, req *http.Request,
 
 // identityHeaders are the headers forward sets: what the overridden decision hands to the backend.
 func (g *Gatehouse) identityHeaders() []string {
-	names := []string{g.hSubject, g.hIssuer, g.hOrg, g.hRoles, g.hPermissions}
+	names := []string{g.hSubject, g.hIssuer, g.hOrg, g.hRoles, g.hPermissions, g.hAssertion}
 	if g.tenantHeader != "" {
 		names = append(names, g.tenantHeader)
 	}

@@ -53,6 +53,11 @@ type Config struct {
 	Mode                  string
 	Overrides             string // "refuse" (default) or "authorize"
 
+	// Assertion signs every allowed request: a short-lived JWT of the decision in X-Auth-Assertion,
+	// which backends verify against the keys published at AssertionJWKSPath.
+	Assertion         AssertionConfig
+	AssertionJWKSPath string // where Gatehouse answers with its public JWK Set (off when empty)
+
 	// SettingsFile names a YAML file of options shared by many middlewares; it fills what this
 	// configuration leaves unset.
 	SettingsFile string
@@ -70,6 +75,19 @@ type ClaimsConfig struct {
 	Permissions string
 	OrgRoles    string
 	Assignments string
+
+	Unknown map[string]interface{} `mapstructure:",remain"`
+}
+
+// AssertionConfig configures the signed identity assertion (off when Key is empty).
+type AssertionConfig struct {
+	Key      string // PEM private key (EC P-256 for ES256, Ed25519 for EdDSA), inline or a file path
+	KeyID    string // kid; default: the RFC 7638 thumbprint of the public key
+	Issuer   string // iss of the assertions: the gateway's name (required)
+	Audience string // aud; default: the middleware's name
+	Lifetime string // default 60s
+	Header   string // default <headerPrefix>Assertion
+	Public   string // "true": sign public routes too
 
 	Unknown map[string]interface{} `mapstructure:",remain"`
 }
@@ -119,6 +137,8 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			continue
 		}
 		switch p.exact[f] {
+		case hdrIdentity:
+			delete(h, name)
 		case hdrTenant:
 			if name != g.tenantHeader {
 				delete(h, name)
@@ -146,7 +166,7 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 				c.mu.Unlock()
 				if a != nil && g.policyFile == nil {
 					unix := time.Now().Unix()
-					if unix < a.id.Expires+g.leeway && unix >= a.id.NotBefore-g.leeway && g.staticPolicy == a.policy && !a.id.KeyRetired() {
+					if unix < a.id.Expires+g.leeway && unix >= a.id.NotBefore-g.leeway && g.staticPolicy == a.policy && unix < a.remintAt && !a.id.KeyRetired() {
 						if a.vSubject != nil {
 							h[g.hSubject] = a.vSubject
 						}
@@ -161,6 +181,9 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 						}
 						if a.vPerms != nil {
 							h[g.hPermissions] = a.vPerms
+						}
+						if a.vAssertion != nil {
+							h[g.hAssertion] = a.vAssertion
 						}
 						g.next.ServeHTTP(rw, req)
 						return
@@ -193,6 +216,10 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 			}
 		}
 	}()
+	if g.jwksPath != "" && req.URL.Path == g.jwksPath && req.URL.RawPath == "" {
+		publishJWKS(g, rw, req)
+		return
+	}
 	decided := false
 	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(req.Header["Content-Type"])) {
 		answered := false

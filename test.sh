@@ -21,6 +21,10 @@ go -C demo test -race -count=1 ./...
 echo "== demo module: concurrency, registry release and the warm-path budget through Yaegi (without -race: the interpreter's own frames race, and timings need it off)"
 go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers|TestCancelledMiddlewaresGiveSharedSourcesBack|TestTheWarmPathStaysWithinItsBudget' -v ./harness | grep -E '^(---|ok|FAIL|PASS)|guard_test'
 
+echo "== server module: gatehouse forward-auth (the plugin's engine behind real nginx and Caddy)"
+go -C server vet ./...     # two lines, not "&&": under set -e a failure left of && would not stop the script
+go -C server test -race -count=1 ./...
+
 fuzztime=${FUZZTIME:-10s}
 if [ "$fuzztime" != "0" ]; then
   echo "== fuzz smoke ($fuzztime each)"

@@ -19,9 +19,24 @@ import (
 // IssuerName is the issuer's name inside the compose network; the labels trust it.
 const IssuerName = "http://issuer:9000"
 
-// Config says where the demo listens ("127.0.0.1:0" picks a free port).
+// The gateway's signed identity assertion, as demo/gatehouse.yaml and the compose labels configure
+// it: the workflows API verifies it against the JWK Set the gateway publishes.
+const (
+	AssertionIssuer   = "http://traefik:8080"
+	AssertionAudience = "workflows-api"
+	AssertionJWKSPath = "/.well-known/gatehouse/jwks.json"
+)
+
+// assertionDefault says whether the demo runs with assertions: the gateway configuration signs
+// them and the workflows API requires them. Flip it together with the assertion settings of
+// demo/gatehouse.yaml and compose.yaml.
+const assertionDefault = true
+
+// Config says where the demo listens ("127.0.0.1:0" picks a free port), and whether the
+// workflows API requires the gateway's signed assertion.
 type Config struct {
 	GatewayAddr, IssuerAddr, WorkflowsAddr string
+	Assertion                              bool
 }
 
 // Demo is a running no-Docker demo.
@@ -30,45 +45,68 @@ type Demo struct {
 	PluginRoot                          string
 	Middlewares                         []string
 	Issuer                              *issuer.Issuer
+	Assertion                           bool // the workflows API requires the gateway's assertion
 	servers                             []*http.Server
+	listeners                           []net.Listener
+	stop                                context.CancelFunc
 }
 
 // Start starts the issuer, the workflows API and the gateway. The gateway's middleware chain is
 // read from the workflows service's labels in compose.yaml and loaded through Yaegi; the names
-// "issuer" and "workflows" of the compose network resolve to the local listeners.
+// "issuer", "workflows" and "traefik" of the compose network resolve to the local listeners.
 func Start(cfg Config) (*Demo, error) {
 	root := loader.RepoRoot()
 	if err := os.Chdir(root); err != nil { // policyFile is relative, as for Traefik's working_dir /
 		return nil, err
 	}
-	d := &Demo{PluginRoot: root}
+	ctx, stop := context.WithCancel(context.Background())
+	d := &Demo{PluginRoot: root, Assertion: cfg.Assertion, stop: stop}
+	if err := d.start(ctx, cfg, root); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Demo) start(ctx context.Context, cfg Config, root string) error {
 	iss, err := issuer.New(IssuerName)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.Issuer = iss
-	issuerLn, err := d.serve(cfg.IssuerAddr, iss.Handler())
+	// Listen first: the workflows API needs the gateway's address for its JWK Set, the gateway
+	// the API's.
+	issuerLn, err := d.listen(cfg.IssuerAddr)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	workflowsLn, err := d.serve(cfg.WorkflowsAddr, workflows.New().Handler())
+	workflowsLn, err := d.listen(cfg.WorkflowsAddr)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	resolveComposeNames(map[string]string{"issuer:9000": issuerLn, "workflows:9001": workflowsLn})
-	d.IssuerURL, d.WorkflowsURL = "http://"+issuerLn, "http://"+workflowsLn
+	gatewayLn, err := d.listen(cfg.GatewayAddr)
+	if err != nil {
+		return err
+	}
+	resolveComposeNames(map[string]string{"issuer:9000": issuerLn.Addr().String(), "workflows:9001": workflowsLn.Addr().String(), "traefik:8080": gatewayLn.Addr().String()})
+	d.IssuerURL = "http://" + issuerLn.Addr().String()
+	d.WorkflowsURL = "http://" + workflowsLn.Addr().String()
+	d.GatewayURL = "http://" + gatewayLn.Addr().String()
+	api := workflows.New()
+	if cfg.Assertion {
+		c := workflows.AssertionConfig{JWKSURL: d.GatewayURL + AssertionJWKSPath, Issuer: AssertionIssuer, Audience: AssertionAudience}
+		if err := api.RequireAssertion(ctx, c); err != nil {
+			return err
+		}
+	}
 	gateway, err := d.gateway(filepath.Join(root, "demo", "compose.yaml"))
 	if err != nil {
-		d.Close()
-		return nil, err
+		return err
 	}
-	gatewayLn, err := d.serve(cfg.GatewayAddr, gateway)
-	if err != nil {
-		d.Close()
-		return nil, err
-	}
-	d.GatewayURL = "http://" + gatewayLn
-	return d, nil
+	d.serve(issuerLn, iss.Handler())
+	d.serve(workflowsLn, api.Handler())
+	d.serve(gatewayLn, gateway)
+	return nil
 }
 
 // gateway builds the Traefik stand-in: the router's middleware chain in front of a reverse proxy.
@@ -97,21 +135,31 @@ func (d *Demo) gateway(compose string) (http.Handler, error) {
 	return h, nil
 }
 
-func (d *Demo) serve(addr string, h http.Handler) (string, error) {
+func (d *Demo) listen(addr string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	d.listeners = append(d.listeners, ln)
+	return ln, nil
+}
+
+func (d *Demo) serve(ln net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	d.servers = append(d.servers, srv)
 	go srv.Serve(ln)
-	return ln.Addr().String(), nil
 }
 
-// Close stops every server.
+// Close stops every server and listener, and the workflows API's JWK Set refresh.
 func (d *Demo) Close() {
 	for _, s := range d.servers {
 		s.Close()
+	}
+	for _, ln := range d.listeners {
+		ln.Close()
+	}
+	if d.stop != nil {
+		d.stop()
 	}
 }
 

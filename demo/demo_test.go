@@ -11,9 +11,10 @@ import (
 	"github.com/gatehouse-dev/gatehouse/demo/loader"
 )
 
-// TestWalkthrough starts the no-Docker demo on free ports and runs the walkthrough against it.
+// TestWalkthrough starts the no-Docker demo on free ports and runs the walkthrough against it,
+// with the workflows API requiring the gateway's assertion when the demo is configured to sign.
 func TestWalkthrough(t *testing.T) {
-	d, err := Start(Config{GatewayAddr: "127.0.0.1:0", IssuerAddr: "127.0.0.1:0", WorkflowsAddr: "127.0.0.1:0"})
+	d, err := Start(Config{GatewayAddr: "127.0.0.1:0", IssuerAddr: "127.0.0.1:0", WorkflowsAddr: "127.0.0.1:0", Assertion: assertionDefault})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@
 //
 //	go -C demo run .               # start and keep serving
 //	go -C demo run . -walkthrough  # start, run the walkthrough, print it, exit non-zero on a surprise
+//	go -C demo run . -assertion    # the workflows API requires the gateway's signed X-Auth-Assertion
 package main
 
 import (
@@ -20,6 +21,7 @@ func main() {
 	flag.StringVar(&cfg.IssuerAddr, "issuer", "127.0.0.1:9000", "demo issuer listen address")
 	flag.StringVar(&cfg.WorkflowsAddr, "workflows", "127.0.0.1:9001", "workflows API listen address")
 	walk := flag.Bool("walkthrough", false, "run the walkthrough against the demo, print it and exit")
+	flag.BoolVar(&cfg.Assertion, "assertion", assertionDefault, "the workflows API requires the gateway's signed X-Auth-Assertion (verified against "+AssertionJWKSPath+" on the gateway)")
 	flag.Parse()
 
 	d, err := Start(cfg)
@@ -32,6 +34,9 @@ func main() {
 	fmt.Printf("  gateway (Traefik stand-in)  %s   middleware %v from compose.yaml labels\n", d.GatewayURL, d.Middlewares)
 	fmt.Printf("  demo issuer                 %s   (iss %s)\n", d.IssuerURL, IssuerName)
 	fmt.Printf("  workflows API (private)     %s\n", d.WorkflowsURL)
+	if d.Assertion {
+		fmt.Printf("    requires X-Auth-Assertion from %s, verified against %s%s\n", AssertionIssuer, d.GatewayURL, AssertionJWKSPath)
+	}
 	fmt.Printf("\nGet a token (subjects: alice bob carol dave erin svc-ci):\n")
 	fmt.Printf("  TOKEN=$(curl -s -X POST '%s/token?sub=alice' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", d.IssuerURL)
 	fmt.Printf("  curl -i -H \"Authorization: Bearer $TOKEN\" %s/orgs/acme/workflows\n\n", d.GatewayURL)

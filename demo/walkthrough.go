@@ -1,6 +1,9 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // step is one call a person would try, with the status they should see.
@@ -19,6 +24,7 @@ type step struct {
 	path    string
 	body    string
 	headers map[string]string
+	direct  bool // sent straight to the workflows API, around the gateway
 	want    int
 	wantWho string // the backend must report this subject
 }
@@ -54,7 +60,11 @@ func (c *client) call(s step) (int, string, string, error) {
 	if s.body != "" {
 		body = strings.NewReader(s.body)
 	}
-	req, err := http.NewRequest(s.method, c.d.GatewayURL+s.path, body)
+	base := c.d.GatewayURL
+	if s.direct {
+		base = c.d.WorkflowsURL
+	}
+	req, err := http.NewRequest(s.method, base+s.path, body)
 	if err != nil {
 		return 0, "", "", err
 	}
@@ -174,9 +184,74 @@ func Walkthrough(w io.Writer, d *Demo) error {
 			return err
 		}
 	}
+	for _, s := range assertionSteps(w, c) {
+		if err := run(s); err != nil {
+			return err
+		}
+	}
 	if failures > 0 {
 		return fmt.Errorf("%d unexpected results", failures)
 	}
 	fmt.Fprintln(w, "all calls answered as expected")
 	return nil
+}
+
+// assertionSteps are the calls around the gateway. With assertions on, a request sent straight to
+// the workflows API with forged identity headers (or a self-made assertion) is refused, and the
+// same call through the gateway accepted; with them off, the forged headers are believed, which is
+// the gap the assertion closes.
+func assertionSteps(w io.Writer, c *client) []step {
+	forgedIdentity := map[string]string{"X-Auth-Subject": "alice", "X-Auth-Issuer": IssuerName, "X-Auth-Org": "acme"}
+	if !c.d.Assertion {
+		fmt.Fprintln(w, "--- signed identity assertion: off (go -C demo run . -assertion, once the gateway signs)")
+		return []step{
+			{say: "direct to the API, X-Auth-Subject: mallory is believed (the gap)", direct: true, method: "GET", path: "/orgs/acme/workflows", headers: map[string]string{"X-Auth-Subject": "mallory", "X-Auth-Org": "acme"}, want: 200, wantWho: "mallory"},
+		}
+	}
+	fmt.Fprintln(w, "--- signed identity assertion: the workflows API verifies X-Auth-Assertion against the gateway's JWKS")
+	forged := c.forgeAssertion()
+	withForged := map[string]string{"X-Auth-Assertion": forged}
+	for k, v := range forgedIdentity {
+		withForged[k] = v
+	}
+	return []step{
+		{say: "direct to the API, forged X-Auth-Subject: alice, no assertion: refused", direct: true, method: "GET", path: "/orgs/acme/workflows", headers: forgedIdentity, want: 401},
+		{say: "direct, with a self-signed assertion under the gateway's kid: refused", direct: true, method: "GET", path: "/orgs/acme/workflows", headers: withForged, want: 401},
+		{say: "the same call through the gateway: accepted", sub: "alice", method: "GET", path: "/orgs/acme/workflows", want: 200, wantWho: "alice"},
+		{say: "alice sends that forged assertion via the gateway: replaced, accepted", sub: "alice", method: "GET", path: "/orgs/acme/workflows", headers: map[string]string{"X-Auth-Assertion": forged}, want: 200, wantWho: "alice"},
+	}
+}
+
+// forgeAssertion signs the claims the gateway would sign for alice with a key of its own, under
+// the kid the gateway publishes: what an attacker who can reach the API could make.
+func (c *client) forgeAssertion() string {
+	kid := "forged"
+	if resp, err := c.http.Get(c.d.GatewayURL + AssertionJWKSPath); err == nil {
+		var set struct {
+			Keys []struct {
+				Kid string `json:"kid"`
+			} `json:"keys"`
+		}
+		json.NewDecoder(resp.Body).Decode(&set)
+		resp.Body.Close()
+		if len(set.Keys) > 0 {
+			kid = set.Keys[0].Kid
+		}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "forged"
+	}
+	now := time.Now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
+		"iss": AssertionIssuer, "aud": AssertionAudience, "sub": "alice", "idp": IssuerName, "org": "acme",
+		"permission": "workflows:read", "route": "GET /orgs/{org}/workflows", "method": "GET", "path": "/orgs/acme/workflows",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "forged",
+	})
+	tok.Header["kid"] = kid
+	signed, err := tok.SignedString(key)
+	if err != nil {
+		return "forged"
+	}
+	return signed
 }

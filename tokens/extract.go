@@ -57,13 +57,30 @@ const (
 // Extract returns the one token the request carries. Two values in one source, or different
 // tokens in two sources, are ErrMultipleTokens; no token anywhere is ErrNoToken; a token longer
 // than MaxTokenSize is ErrTooLarge. The token is a substring of the request (a header, cookie or
-// query value): Extract copies nothing, so an oversized one costs no more than a scan.
+// query value): Extract copies nothing, so an oversized one costs no more than a scan. A header
+// source, the common case, is read here; cookies and queries in sourceValues.
 func Extract(req *http.Request, sources []Source) (string, error) {
 	token := ""
+	var values []string
+	var err error
+	var t string
 	for _, src := range sources {
-		t, err := fromSource(req, src)
-		if err != nil {
+		if src.Kind == "header" {
+			values = req.Header[src.Name]
+		} else if values, err = sourceValues(req, src); err != nil {
 			return "", err
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if len(values) > 1 {
+			return "", ErrMultipleTokens
+		}
+		t = strings.TrimSpace(values[0])
+		if src.Kind == "header" {
+			if t, err = bearer(t, src.Name == "Authorization"); err != nil {
+				return "", err
+			}
 		}
 		if t == "" {
 			continue
@@ -82,31 +99,15 @@ func Extract(req *http.Request, sources []Source) (string, error) {
 	return token, nil
 }
 
-func fromSource(req *http.Request, src Source) (string, error) {
-	var values []string
-	var err error
+// sourceValues returns the values a cookie or query source carries.
+func sourceValues(req *http.Request, src Source) ([]string, error) {
 	switch src.Kind {
-	case "header":
-		values = req.Header[src.Name]
 	case "cookie":
-		values, err = cookieValues(req.Header["Cookie"], src.Name)
+		return cookieValues(req.Header["Cookie"], src.Name)
 	case "query":
-		values, err = queryValues(req.URL.RawQuery, src.Name)
+		return queryValues(req.URL.RawQuery, src.Name)
 	}
-	if err != nil {
-		return "", err
-	}
-	if len(values) == 0 {
-		return "", nil
-	}
-	if len(values) > 1 {
-		return "", ErrMultipleTokens
-	}
-	v := strings.TrimSpace(values[0])
-	if src.Kind != "header" {
-		return v, nil
-	}
-	return bearer(v, src.Name == "Authorization")
+	return nil, nil
 }
 
 // cookieValues returns the values of the cookies named name, as net/http's Request.Cookies reads

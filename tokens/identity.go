@@ -3,6 +3,7 @@ package tokens
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 )
 
 // ClaimNames say where identity lives in the claims. Dotted names reach nested objects
@@ -42,8 +43,10 @@ type Assignment struct {
 	Scope []string // sorted, deduplicated paths; nil exactly when the scope was absent (the whole org)
 }
 
-// KeyRetired reports whether the key that verified this identity has left its key set.
-func (id *Identity) KeyRetired() bool { return id.key == nil || id.key.Retired() }
+// KeyRetired reports whether the key that verified this identity has left its key set. It reads
+// the flag itself rather than calling Key.Retired: one method call fewer on the warm path, where
+// Yaegi makes each one cost several plain calls.
+func (id *Identity) KeyRetired() bool { return id.key == nil || atomic.LoadInt32(&id.key.retired) != 0 }
 
 // withDefaults returns n with the single-claim defaults filled in (roles and permissions keep ""
 // to select their fallback chains).
@@ -55,33 +58,122 @@ func (n ClaimNames) withDefaults() ClaimNames {
 	return n
 }
 
-// identity maps verified claims to an Identity. n must come from withDefaults. exp and notBefore
-// (the later of nbf and iat) were read by checkClaims.
+// paths returns the claim names that hold a dot, each once: the ones a lookup may have to follow
+// as a path through nested objects. nil when there are none.
+func (n ClaimNames) paths() []string {
+	var out []string
+	for _, name := range []string{n.Subject, n.Org, n.Roles, n.Permissions, n.OrgRoles, n.Assignments} {
+		if strings.IndexByte(name, '.') >= 0 && !contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// identity maps verified claims to an Identity (mapIdentity, after resolvePaths on a copy of c).
+// n must come from withDefaults.
 func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*Identity, error) {
-	id := &Identity{Expires: exp, NotBefore: notBefore}
-	var ok bool
-	if id.Subject, ok = stringClaim(c, n.Subject); !ok {
-		return nil, claimError(n.Subject)
+	if paths := n.paths(); paths != nil {
+		cp := make(map[string]interface{}, len(c)+len(paths))
+		for k, v := range c {
+			cp[k] = v
+		}
+		resolvePaths(cp, paths)
+		c = cp
 	}
-	if id.Issuer, ok = stringClaim(c, "iss"); !ok {
-		return nil, claimError("iss")
-	}
-	if id.Org, ok = stringClaim(c, n.Org); !ok {
-		return nil, claimError(n.Org)
-	}
-	if id.Roles, ok = n.roles(c); !ok {
-		return nil, claimError(pick(n.Roles, "roles"))
-	}
-	if id.Permissions, ok = n.permissions(c); !ok {
-		return nil, claimError(pick(n.Permissions, "permissions"))
-	}
-	if id.OrgRoles, ok = orgRoles(lookup(c, n.OrgRoles)); !ok {
-		return nil, claimError(n.OrgRoles)
-	}
-	if id.Assignments, ok = assignments(lookup(c, n.Assignments)); !ok {
-		return nil, claimError(n.Assignments)
+	id, bad := mapIdentity(&n, c, exp, notBefore)
+	if id == nil {
+		return nil, claimError(bad)
 	}
 	return id, nil
+}
+
+// resolvePaths stores under each dotted name that is not a top-level key of c the value its path
+// reaches (lookup), so that mapIdentity reads every claim with one index: an exact top-level key
+// wins, so that claims such as "https://example.com/roles" stay reachable. c must be the
+// verifier's own decoded payload (it is modified).
+func resolvePaths(c map[string]interface{}, paths []string) {
+	for _, p := range paths {
+		if _, present := c[p]; !present {
+			if v := lookup(c, p); v != nil {
+				c[p] = v
+			}
+		}
+	}
+}
+
+// mapIdentity maps verified claims to an Identity, or returns nil and the name of the claim that
+// cannot be mapped (see claimError). n must come from withDefaults; dotted names must have been
+// resolved into c (resolvePaths). exp and notBefore (the later of nbf and iat) were read by
+// verifyToken. Single values follow ValidValue and list elements ValidListElement; absent (or
+// null) reads as empty.
+//
+// It is written for Yaegi like verifyToken: a call allocates a slot for every variable and
+// intermediate value of the function, so the common token costs a map index and one compiled check
+// per claim, and the rare paths (paths, errors) live in other functions.
+func mapIdentity(n *ClaimNames, c map[string]interface{}, exp, notBefore int64) (*Identity, string) {
+	id := &Identity{Expires: exp, NotBefore: notBefore}
+	// raw, s, ok and found are reused. A failed comma-ok assignment leaves its value unchanged under
+	// Yaegi, so s is read only when ok, and raw is assigned again whenever found is false. Values are
+	// checked as ValidValue does, its common case written out.
+	var raw interface{}
+	var s string
+	var ok, found bool
+	if raw = c[n.Subject]; raw != nil {
+		if s, ok = raw.(string); !ok || (s == "" || strings.Trim(s, visibleASCII) != "") && !validValue(s) {
+			return nil, n.Subject
+		}
+		id.Subject = s
+	}
+	if raw = c["iss"]; raw != nil {
+		if s, ok = raw.(string); !ok || (s == "" || strings.Trim(s, visibleASCII) != "") && !validValue(s) {
+			return nil, "iss"
+		}
+		id.Issuer = s
+	}
+	if raw = c[n.Org]; raw != nil {
+		if s, ok = raw.(string); !ok || (s == "" || strings.Trim(s, visibleASCII) != "") && !validValue(s) {
+			return nil, n.Org
+		}
+		id.Org = s
+	}
+	// Roles: the configured claim, else "roles" (present, even null), else "role"; split on ",".
+	if n.Roles != "" {
+		raw = c[n.Roles]
+	} else if raw, found = c["roles"]; !found {
+		raw = c["role"]
+	}
+	if raw != nil {
+		if id.Roles, ok = listClaim(raw, ","); !ok {
+			return nil, pick(n.Roles, "roles")
+		}
+	}
+	// Permissions: the configured claim split on " ", else "permissions" split on ",", else an
+	// OAuth "scope" split on " " (RFC 6749 §3.3), else "scp" split on " ".
+	sep := " "
+	if n.Permissions != "" {
+		raw = c[n.Permissions]
+	} else if raw, found = c["permissions"]; found {
+		sep = ","
+	} else if raw, found = c["scope"]; !found {
+		raw = c["scp"]
+	}
+	if raw != nil {
+		if id.Permissions, ok = listClaim(raw, sep); !ok {
+			return nil, pick(n.Permissions, "permissions")
+		}
+	}
+	if raw = c[n.OrgRoles]; raw != nil {
+		if id.OrgRoles, ok = orgRoles(raw); !ok {
+			return nil, n.OrgRoles
+		}
+	}
+	if raw = c[n.Assignments]; raw != nil {
+		if id.Assignments, ok = assignments(raw); !ok {
+			return nil, n.Assignments
+		}
+	}
+	return id, ""
 }
 
 // claimError names the claim whose value would not reach the backend as decided. It wraps
@@ -89,29 +181,6 @@ func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*I
 // any error other than the sentinels it tests is a 401 invalid_token).
 func claimError(name string) error {
 	return fmt.Errorf("%w: claim %s has the wrong type or a value that would not read back exactly (empty, padded with white space, a control character, or a comma or double quote in a list element)", ErrClaimValue, quote(name))
-}
-
-func (n ClaimNames) roles(c map[string]interface{}) ([]string, bool) {
-	if n.Roles != "" {
-		return listClaim(lookup(c, n.Roles), ",")
-	}
-	if r, ok := c["roles"]; ok {
-		return listClaim(r, ",")
-	}
-	return listClaim(c["role"], ",")
-}
-
-func (n ClaimNames) permissions(c map[string]interface{}) ([]string, bool) {
-	if n.Permissions != "" {
-		return listClaim(lookup(c, n.Permissions), " ")
-	}
-	if p, ok := c["permissions"]; ok {
-		return listClaim(p, ",")
-	}
-	if s, ok := c["scope"]; ok {
-		return listClaim(s, " ")
-	}
-	return listClaim(c["scp"], " ")
 }
 
 func pick(name, def string) string {
@@ -136,18 +205,6 @@ func lookup(c map[string]interface{}, path string) interface{} {
 		cur = m[part]
 	}
 	return cur
-}
-
-// stringClaim reads a single-valued claim: absent (or null) reads as "", a string must satisfy
-// ValidValue, anything else is refused.
-func stringClaim(c map[string]interface{}, path string) (string, bool) {
-	switch v := lookup(c, path).(type) {
-	case nil:
-		return "", true
-	case string:
-		return v, ValidValue(v)
-	}
-	return "", false
 }
 
 // orgRoles reads the org-roles claim: an object mapping each org to its roles (a list claim split
@@ -252,9 +309,34 @@ func scopeClaim(raw interface{}) ([]string, bool) {
 // Bytes returns a conservative estimate of the heap an identity keeps alive: its strings and the
 // backing arrays of its slices and map, rounded up for allocator size classes. The Identity struct
 // itself and the key it points to are not included (a cache charges them as per-entry overhead).
-func (id *Identity) Bytes() int64 {
-	n := stringCost(id.Subject) + stringCost(id.Issuer) + stringCost(id.Org)
-	n += listCost(id.Roles) + listCost(id.Permissions)
+func (id *Identity) Bytes() int64 { return identityBytes(id) }
+
+// identityBytes is Bytes. The common identity (three strings and a short role list) is costed
+// here with arrayCost written out (n + n/4 + 16 for n > 0); the rest in nestedBytes, so that under
+// Yaegi the common case does not pay for that code's frame.
+func identityBytes(id *Identity) int64 {
+	n := 0
+	if l := len(id.Subject); l > 0 {
+		n += l + l/4 + 16
+	}
+	if l := len(id.Issuer); l > 0 {
+		n += l + l/4 + 16
+	}
+	if l := len(id.Org); l > 0 {
+		n += l + l/4 + 16
+	}
+	if id.Roles != nil {
+		n += listCost(id.Roles)
+	}
+	if id.Permissions != nil || id.OrgRoles != nil || id.Assignments != nil {
+		n += nestedBytes(id)
+	}
+	return int64(n)
+}
+
+// nestedBytes is the part of Bytes for permissions, org roles and assignments.
+func nestedBytes(id *Identity) int {
+	n := listCost(id.Permissions)
 	if id.OrgRoles != nil {
 		n += mapOverhead + mapSlot*len(id.OrgRoles)
 		for org, roles := range id.OrgRoles {
@@ -265,7 +347,7 @@ func (id *Identity) Bytes() int64 {
 	for _, a := range id.Assignments {
 		n += stringCost(a.Role) + stringCost(a.Org) + listCost(a.Scope)
 	}
-	return int64(n)
+	return n
 }
 
 const (
@@ -283,7 +365,9 @@ func stringCost(s string) int { return arrayCost(len(s)) }
 func listCost(list []string) int {
 	n := arrayCost(cap(list) * stringHeader)
 	for _, s := range list {
-		n += stringCost(s)
+		if l := len(s); l > 0 {
+			n += l + l/4 + 16 // stringCost
+		}
 	}
 	return n
 }

@@ -68,28 +68,20 @@ func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }
 
 // verifyJWS reports whether sig is a valid signature of the JWS signing input under k for a
 // (RFC 7515 §5.2 step 8). It fails closed: a key of the wrong type, size or curve never verifies.
+//
+// Each kind has its own small function: under Yaegi a call allocates a slot for every variable and
+// intermediate value of the function called, used or not, so one function holding every kind would
+// make an HMAC check pay for the RSA and ECDSA code too (see docs/yaegi.md).
 func verifyJWS(a *algorithm, k *Key, input, sig []byte) bool {
 	switch a.kind {
 	case kindHMAC:
 		return verifyHMAC(a, k, input, sig)
-	case kindEdDSA:
-		pub, ok := k.Public.(ed25519.PublicKey)
-		return ok && len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, input, sig)
-	}
-	h := a.newHash()
-	h.Write(input)
-	digest := h.Sum(nil)
-	switch a.kind {
-	case kindPKCS1:
-		pub, ok := k.Public.(*rsa.PublicKey)
-		return ok && rsa.VerifyPKCS1v15(pub, a.hash, digest, sig) == nil
-	case kindPSS:
-		pub, ok := k.Public.(*rsa.PublicKey)
-		return ok && rsa.VerifyPSS(pub, a.hash, digest, sig, a.pss) == nil
 	case kindECDSA:
-		return verifyECDSA(a, k, digest, sig)
+		return verifyECDSA(a, k, input, sig)
+	case kindEdDSA:
+		return verifyEdDSA(k, input, sig)
 	}
-	return false
+	return verifyRSA(a, k, input, sig)
 }
 
 // verifyHMAC implements RFC 7518 §3.2: the key is at least the hash size, the MAC is compared in
@@ -105,13 +97,51 @@ func verifyHMAC(a *algorithm, k *Key, input, sig []byte) bool {
 }
 
 // verifyECDSA implements RFC 7518 §3.4: the signature is R||S, each exactly the curve's size, and
-// the key is on the curve bound to the algorithm.
-func verifyECDSA(a *algorithm, k *Key, digest, sig []byte) bool {
+// the key is on the curve bound to the algorithm. The digest is one call (SHA-256, SHA-384 or
+// SHA-512, chosen by the curve size that the algorithm binds to its hash).
+func verifyECDSA(a *algorithm, k *Key, input, sig []byte) bool {
 	pub, ok := k.Public.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != a.curve || len(sig) != 2*a.size {
 		return false
 	}
 	r := new(big.Int).SetBytes(sig[:a.size])
 	s := new(big.Int).SetBytes(sig[a.size:])
-	return ecdsa.Verify(pub, digest, r, s)
+	if a.hash == crypto.SHA256 {
+		sum := sha256.Sum256(input)
+		return ecdsa.Verify(pub, sum[:], r, s)
+	}
+	if a.hash == crypto.SHA384 {
+		sum := sha512.Sum384(input)
+		return ecdsa.Verify(pub, sum[:], r, s)
+	}
+	if a.hash == crypto.SHA512 {
+		sum := sha512.Sum512(input)
+		return ecdsa.Verify(pub, sum[:], r, s)
+	}
+	return false
+}
+
+// verifyEdDSA implements RFC 8037 §3.1 for Ed25519 keys.
+func verifyEdDSA(k *Key, input, sig []byte) bool {
+	pub, ok := k.Public.(ed25519.PublicKey)
+	return ok && len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, input, sig)
+}
+
+// verifyRSA implements RFC 7518 §3.3 (RSASSA-PKCS1-v1_5) and §3.5 (RSASSA-PSS, salt exactly the
+// hash size).
+func verifyRSA(a *algorithm, k *Key, input, sig []byte) bool {
+	pub, ok := k.Public.(*rsa.PublicKey)
+	if !ok {
+		return false
+	}
+	h := a.newHash()
+	h.Write(input)
+	digest := h.Sum(nil)
+	switch a.kind {
+	case kindPKCS1:
+		return rsa.VerifyPKCS1v15(pub, a.hash, digest, sig) == nil
+	case kindPSS:
+		return rsa.VerifyPSS(pub, a.hash, digest, sig, a.pss) == nil
+	}
+	return false
 }

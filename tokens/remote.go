@@ -46,7 +46,7 @@ type remoteState struct {
 	mu        sync.Mutex
 	usedAt    time.Time // last Candidates or new reference, by registryClock
 	jwksURL   string
-	byKid     map[string][]*Key
+	matches   map[string][]*Key // alg + "\x00" + kid → the keys match returns (kid "": all); read-only
 	all       []*Key
 	prints    map[string]*Key
 	fetchedAt time.Time
@@ -157,8 +157,29 @@ func (s *RemoteSet) Release() {
 
 // Candidates returns the keys that may verify a token with this kid and alg, fetching as the rules
 // above allow. It returns ErrKeysUnavailable when no key was ever fetched, ErrUnknownKey otherwise.
+// The returned slice is shared: callers must not modify it.
 func (s *RemoteSet) Candidates(kid, alg string, now time.Time) ([]*Key, error) {
-	return s.shared.candidates(kid, alg, now, registryClock())
+	return remoteKeys(s, kid, alg, now)
+}
+
+// remoteKeys is Candidates as the verifier calls it on every request that uses a remote key set: a
+// plain function with one lock and one map index when the keys are known (a method call, and each
+// method it calls, costs several plain calls under Yaegi); everything else is candidates.
+func remoteKeys(set *RemoteSet, kid, alg string, now time.Time) ([]*Key, error) {
+	s := set.shared
+	wall := registryClock()
+	s.mu.Lock()
+	s.usedAt = wall
+	keys := s.matches[alg+"\x00"+kid]
+	stale := len(keys) > 0 && now.Sub(s.fetchedAt) >= s.settings.Refresh
+	s.mu.Unlock()
+	if len(keys) == 0 {
+		return s.candidates(kid, alg, now, wall)
+	}
+	if stale {
+		s.refreshInBackground(now)
+	}
+	return keys, nil
 }
 
 func (s *remoteState) candidates(kid, alg string, now, wall time.Time) ([]*Key, error) {
@@ -190,19 +211,30 @@ func (s *remoteState) candidates(kid, alg string, now, wall time.Time) ([]*Key, 
 	return nil, ErrUnknownKey
 }
 
-// match must be called with mu held.
+// match must be called with mu held. It returns the keys with this kid (every key when kid is
+// empty) that accept alg, in the key set's order, from the index publish built.
 func (s *remoteState) match(kid, alg string) []*Key {
-	var out []*Key
-	list := s.all
-	if kid != "" {
-		list = s.byKid[kid]
-	}
-	for _, k := range list {
-		if k.Accepts(alg) {
-			out = append(out, k)
+	return s.matches[alg+"\x00"+kid]
+}
+
+// matchIndex builds the index match reads: for every algorithm, the keys of the set that accept it
+// (under alg + "\x00"), and those of each kid (under alg + "\x00" + kid), in the set's order. An
+// algorithm name holds no NUL, so the first NUL ends it. Its size is bounded by the key set's: at
+// most two entries per key and algorithm the key accepts.
+func matchIndex(keys []*Key) map[string][]*Key {
+	index := map[string][]*Key{}
+	for alg := range algFamily {
+		for _, k := range keys {
+			if !k.Accepts(alg) {
+				continue
+			}
+			index[alg+"\x00"] = append(index[alg+"\x00"], k)
+			if k.ID != "" {
+				index[alg+"\x00"+k.ID] = append(index[alg+"\x00"+k.ID], k)
+			}
 		}
 	}
-	return out
+	return index
 }
 
 // refetch fetches now unless the cooldown forbids it; if a fetch is already in flight it waits for
@@ -273,10 +305,8 @@ func (s *remoteState) publish(keys []*Key, prints []string, err error) {
 		return
 	}
 	next := make(map[string]*Key, len(keys))
-	byKid := make(map[string][]*Key, len(keys))
 	for i, k := range keys {
 		next[prints[i]] = k
-		byKid[k.ID] = append(byKid[k.ID], k)
 	}
 	for fp, old := range s.prints {
 		if next[fp] == nil {
@@ -288,7 +318,7 @@ func (s *remoteState) publish(keys []*Key, prints []string, err error) {
 		_, _ = os.Stderr.WriteString(`{"gatehouse":"jwks","source":` + quote(s.source) + `,"warning":"the key set holds no usable signature key"}` + "\n")
 	}
 	s.all = keys
-	s.byKid = byKid
+	s.matches = matchIndex(keys)
 	s.prints = next
 	s.fetchedAt = s.attemptAt
 	s.lastErr = ""

@@ -36,6 +36,12 @@ func ValidValue(s string) bool {
 	if s != "" && strings.Trim(s, visibleASCII) == "" {
 		return true // the common case, decided in one call: non-empty, visible ASCII only
 	}
+	return validValue(s)
+}
+
+// validValue is ValidValue for the values that are not all visible ASCII (a separate function, so
+// that the common case does not pay for its variables under Yaegi).
+func validValue(s string) bool {
 	if s == "" || strings.ContainsAny(s, controls) || !utf8.ValidString(s) {
 		return false
 	}
@@ -76,26 +82,30 @@ func padding(r rune) bool { return r == '\uFEFF' || unicode.IsSpace(r) }
 // ("", "a,,b", " a"). The result is sorted and deduplicated.
 func listClaim(raw interface{}, sep string) ([]string, bool) {
 	var list []string
-	switch v := raw.(type) {
-	case nil:
-		return nil, true
-	case string:
-		list = strings.Split(v, sep)
-	case []interface{}:
-		var ok bool
-		if list, ok = stringArray(v); !ok {
-			return nil, false
+	if s, ok := raw.(string); ok {
+		list = strings.Split(s, sep)
+	} else if arr, ok := raw.([]interface{}); ok {
+		list = make([]string, len(arr))
+		for i, e := range arr {
+			s, ok := e.(string) // checked before use: Yaegi leaves s unchanged when e is no string
+			if !ok {
+				return nil, false
+			}
+			list[i] = s
 		}
-	default:
+	} else if raw != nil {
 		return nil, false
 	}
 	if len(list) == 0 {
 		return nil, true
 	}
 	for _, s := range list {
-		if !ValidListElement(s) {
-			return nil, false
+		if (s == "" || strings.Trim(s, visibleListASCII) != "") && !ValidListElement(s) {
+			return nil, false // the common case of ValidListElement written out
 		}
+	}
+	if len(list) == 1 {
+		return list, true
 	}
 	return SortedSet(list), true
 }

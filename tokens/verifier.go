@@ -2,8 +2,8 @@ package tokens
 
 import (
 	"encoding/json"
-	"math"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -30,21 +30,31 @@ type Options struct {
 }
 
 // Verifier verifies compact JWS tokens and maps them to identities. It is safe for concurrent use.
+//
+// Under Yaegi a method call on an interpreted type costs about five plain function calls (it
+// allocates a method value), so the request path is the exported methods, then plain functions that
+// take the verifier: verifyToken, verifyJWS and mapIdentity.
 type Verifier struct {
-	opts    Options
-	methods map[string]*algorithm // the allowed algorithms, chosen once here
-	static  map[string][]*Key     // alg → the static keys that may verify it (static keys carry no kid)
-	issuers map[string]bool
-	leeway  int64
-	typ     string
-	claims  ClaimNames // with defaults
-	cache   *Cache
-	now     func() time.Time
+	opts      Options
+	methods   map[string]*algorithm // the allowed algorithms, chosen once here
+	static    map[string][]*Key     // alg → the static keys that may verify it (static keys carry no kid)
+	issuers   map[string]bool       // nil: iss not checked
+	audiences map[string]bool       // nil: aud not checked
+	leeway    int64
+	typ       string
+	names     *ClaimNames // with defaults
+	paths     []string    // the claim names that hold a dot (resolvePaths); nil when none
+	cache     *Cache
+	now       func() time.Time // nil: time.Now, called directly
+
+	headers     *sync.Map  // header segment → *jwsHeader, of tokens that verified (rememberHeader)
+	headerMu    sync.Mutex // guards headerCount
+	headerCount int
 }
 
 // NewVerifier builds a verifier. opts must have been validated (known algorithms, at least one key source).
 func NewVerifier(opts Options) *Verifier {
-	v := &Verifier{opts: opts, methods: map[string]*algorithm{}, static: map[string][]*Key{}, issuers: map[string]bool{}, now: opts.Now}
+	v := &Verifier{opts: opts, methods: map[string]*algorithm{}, static: map[string][]*Key{}, now: opts.Now, headers: &sync.Map{}}
 	for _, alg := range opts.Algorithms {
 		a := joseAlgorithms[alg]
 		if a == nil {
@@ -57,15 +67,23 @@ func NewVerifier(opts Options) *Verifier {
 			}
 		}
 	}
-	for _, iss := range opts.Issuers {
-		v.issuers[iss] = true
+	if len(opts.Issuers) > 0 {
+		v.issuers = map[string]bool{}
+		for _, iss := range opts.Issuers {
+			v.issuers[iss] = true
+		}
+	}
+	if len(opts.Audiences) > 0 {
+		v.audiences = map[string]bool{}
+		for _, aud := range opts.Audiences {
+			v.audiences[aud] = true
+		}
 	}
 	v.leeway = int64(opts.Leeway / time.Second)
 	v.typ = normalizeTyp(opts.RequireTyp)
-	v.claims = opts.Claims.withDefaults()
-	if v.now == nil {
-		v.now = time.Now
-	}
+	names := opts.Claims.withDefaults()
+	v.names = &names
+	v.paths = names.paths()
 	if opts.CacheSize > 0 {
 		v.cache = NewCache(opts.CacheSize, opts.CacheBytes)
 	}
@@ -78,23 +96,38 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 	if len(token) > MaxTokenSize {
 		return nil, ErrTooLarge
 	}
-	now := v.now()
+	var now time.Time
+	if v.now == nil {
+		now = time.Now()
+	} else {
+		now = v.now()
+	}
 	if v.cache != nil {
-		if id := v.cache.Get(token, now.Unix(), v.leeway); id != nil {
-			return id, nil
+		// A peek first: a token seen for the first time costs one lock and one index, not a
+		// call (cacheGet re-reads the entry and checks it under its own lock).
+		v.cache.mu.Lock()
+		_, seen := v.cache.entries[token]
+		v.cache.mu.Unlock()
+		if seen {
+			if id := cacheGet(v.cache, token, now.Unix(), v.leeway); id != nil {
+				return id, nil
+			}
 		}
 	}
-	t, err := v.verify(token, now)
+	claims, key, exp, notBefore, err := verifyToken(v, token, now)
 	if err != nil {
 		return nil, err
 	}
-	id, err := v.claims.identity(t.claims, t.exp, t.notBefore)
-	if err != nil {
-		return nil, err
+	if v.paths != nil {
+		resolvePaths(claims, v.paths)
 	}
-	id.key = t.key
+	id, bad := mapIdentity(v.names, claims, exp, notBefore)
+	if id == nil {
+		return nil, claimError(bad)
+	}
+	id.key = key
 	if v.cache != nil {
-		v.cache.Put(token, id)
+		cachePut(v.cache, token, id)
 	}
 	return id, nil
 }
@@ -102,107 +135,215 @@ func (v *Verifier) Verify(token string) (*Identity, error) {
 // VerifyClaims runs the verification pipeline (size, structure, header, key, signature, registered
 // claims) and returns the verified claims and the key that verified them.
 func (v *Verifier) VerifyClaims(token string, now time.Time) (map[string]interface{}, *Key, error) {
-	t, err := v.verify(token, now)
+	claims, key, _, _, err := verifyToken(v, token, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	return t.claims, t.key, nil
+	return claims, key, nil
 }
 
-// verified is what the pipeline establishes about a token.
-type verified struct {
-	claims    map[string]interface{}
-	key       *Key
-	exp       int64 // Unix seconds
-	notBefore int64 // the later of nbf and iat; 0 if neither
-}
-
-func (v *Verifier) verify(token string, now time.Time) (*verified, error) {
+// verifyToken is the verification pipeline of RFC 7515 §5.2 and RFC 7519 §7.2, in this order: size,
+// three segments, the JOSE header, the key, the signature, then the registered claims, which are
+// trusted only after the signature. It returns the claims, the key that verified them, exp and the
+// later of nbf and iat (0 if neither), all as Unix seconds.
+//
+// It is written for Yaegi: one function, because each interpreted call costs, and few variables,
+// because a call allocates every variable of the function up front (see docs/yaegi.md). The
+// variables d, f, ok and present are reused from one step to the next; Yaegi leaves the value
+// unchanged when a comma-ok assignment ("d, present = m[k]", "f, ok = d.(float64)") fails, so a
+// reused value is read only after its ok or present is checked.
+func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface{}, *Key, int64, int64, error) {
 	if len(token) > MaxTokenSize {
-		return nil, ErrTooLarge
+		return nil, nil, 0, 0, ErrTooLarge
 	}
-	if hasLineBreak(token) {
-		return nil, ErrMalformed // base64 decoding would skip CR/LF: one token, one spelling
+	if strings.ContainsAny(token, "\r\n") {
+		return nil, nil, 0, 0, ErrMalformed // base64 decoding would skip CR/LF: one token, one spelling
 	}
-	dot1 := strings.IndexByte(token, '.')
-	dot2 := strings.LastIndexByte(token, '.')
-	if dot1 < 0 || dot1 == dot2 || strings.IndexByte(token[dot1+1:dot2], '.') >= 0 {
+	parts := strings.SplitN(token, ".", 4)
+	if len(parts) != 3 {
+		return nil, nil, 0, 0, ErrMalformed
+	}
+	// The header: a segment whose token verified before is known (see rememberHeader).
+	cached, known := v.headers.Load(parts[0])
+	var h *jwsHeader
+	var err error
+	if known {
+		h = cached.(*jwsHeader)
+	} else if h, err = checkHeader(v, parts[0]); err != nil {
+		return nil, nil, 0, 0, err
+	}
+	sig, err := b64url.DecodeString(parts[2])
+	if err != nil {
+		return nil, nil, 0, 0, ErrMalformed
+	}
+	// The payload: a JSON object (RFC 7519 §7.2 steps 9-10).
+	raw, err := b64url.DecodeString(parts[1])
+	if err != nil {
+		return nil, nil, 0, 0, ErrMalformed
+	}
+	var claims map[string]interface{}
+	if json.Unmarshal(raw, &claims) != nil || claims == nil {
+		return nil, nil, 0, 0, ErrMalformed
+	}
+	keys := v.static[h.alg]
+	if len(keys) == 0 {
+		if keys, err = remoteCandidates(v, h.kid, h.alg, claims, now); err != nil {
+			return nil, nil, 0, 0, err
+		}
+	}
+	raw = []byte(token[:len(parts[0])+1+len(parts[1])]) // the signing input
+	var key *Key
+	for _, k := range keys {
+		if verifyJWS(h.a, k, raw, sig) {
+			key = k
+			break
+		}
+	}
+	if key == nil {
+		return nil, nil, 0, 0, ErrSignature
+	}
+	if !known {
+		rememberHeader(v, parts[0], h)
+	}
+	// The registered claims (RFC 7519 §4.1). A NumericDate (exp, nbf, iat) absent or 0 reads as 0, a
+	// non-number or a value beyond maxNumericDate is malformed, and fractions of seconds are floored.
+	unix := now.Unix()
+	var d interface{}
+	var f float64
+	var ok, present bool
+	var exp, nbf, iat int64
+	if d, present = claims["exp"]; present {
+		if f, ok = d.(float64); !ok || f > maxNumericDate || f < -maxNumericDate {
+			return nil, nil, 0, 0, ErrMalformed
+		}
+		if exp = int64(f); float64(exp) > f {
+			exp-- // floor, for negative fractions
+		}
+	}
+	if exp == 0 {
+		return nil, nil, 0, 0, ErrMissingExp
+	}
+	if unix >= exp+v.leeway {
+		return nil, nil, 0, 0, ErrExpired
+	}
+	if d, present = claims["nbf"]; present {
+		if f, ok = d.(float64); !ok || f > maxNumericDate || f < -maxNumericDate {
+			return nil, nil, 0, 0, ErrMalformed
+		}
+		if nbf = int64(f); float64(nbf) > f {
+			nbf--
+		}
+	}
+	if nbf != 0 && unix < nbf-v.leeway {
+		return nil, nil, 0, 0, ErrNotYetValid
+	}
+	if d, present = claims["iat"]; present {
+		if f, ok = d.(float64); !ok || f > maxNumericDate || f < -maxNumericDate {
+			return nil, nil, 0, 0, ErrMalformed
+		}
+		if iat = int64(f); float64(iat) > f {
+			iat--
+		}
+	}
+	if iat != 0 && unix < iat-v.leeway {
+		return nil, nil, 0, 0, ErrNotYetValid
+	}
+	if v.issuers != nil {
+		iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is not a string
+		if !v.issuers[iss] {
+			return nil, nil, 0, 0, ErrIssuer
+		}
+	}
+	if v.audiences != nil {
+		aud, isString := claims["aud"].(string) // fresh, as iss
+		if isString && (aud == "" || !v.audiences[aud]) {
+			return nil, nil, 0, 0, ErrAudience
+		}
+		if !isString && !audienceListOK(v.audiences, claims["aud"]) {
+			return nil, nil, 0, 0, ErrAudience
+		}
+	}
+	if iat > nbf {
+		nbf = iat
+	}
+	return claims, key, exp, nbf, nil
+}
+
+// jwsHeader is what checkHeader establishes about a JOSE header segment.
+type jwsHeader struct {
+	a   *algorithm
+	alg string
+	kid string
+}
+
+// Bounds of a verifier's known headers: headers repeat (one per issuer key and algorithm), and only
+// those of tokens whose signature verified are remembered, so a forger cannot fill the table.
+const (
+	maxKnownHeaders   = 16
+	maxKnownHeaderLen = 256 // base64url characters
+)
+
+// checkHeader decodes a header segment, a strict base64url JSON object (RFC 7515 §5.2 steps 2-3),
+// and enforces the JOSE header rules: alg, kid and typ are strings when present (§4.1.1, §4.1.4,
+// §4.1.9; another JSON type is malformed, not ignored), alg is allowed, crit is absent (§4.1.11: no
+// extension is understood), and typ matches requireTyp as normalizeTyp compares.
+func checkHeader(v *Verifier, segment string) (*jwsHeader, error) {
+	raw, err := b64url.DecodeString(segment)
+	if err != nil {
 		return nil, ErrMalformed
 	}
 	var header map[string]interface{}
-	if !decodeJSON(token[:dot1], &header) {
+	if json.Unmarshal(raw, &header) != nil || header == nil {
 		return nil, ErrMalformed
 	}
-	alg, err := v.checkHeader(header)
-	if err != nil {
-		return nil, err
+	// d, ok and present are reused: Yaegi leaves a value unchanged when a comma-ok assignment
+	// fails, so a value is read only after its ok is checked (see verifyToken).
+	var d interface{}
+	var ok, present bool
+	h := &jwsHeader{}
+	var typ string
+	if d, present = header["alg"]; present {
+		if h.alg, ok = d.(string); !ok {
+			return nil, ErrMalformed
+		}
 	}
-	sig, err := b64url.DecodeString(token[dot2+1:])
-	if err != nil {
-		return nil, ErrMalformed
+	if d, present = header["kid"]; present {
+		if h.kid, ok = d.(string); !ok {
+			return nil, ErrMalformed
+		}
 	}
-	var claims map[string]interface{}
-	if !decodeJSON(token[dot1+1:dot2], &claims) {
-		return nil, ErrMalformed
+	if d, present = header["typ"]; present {
+		if typ, ok = d.(string); !ok {
+			return nil, ErrMalformed
+		}
 	}
-	keys, err := v.candidates(header, alg, claims, now)
-	if err != nil {
-		return nil, err
+	if h.a = v.methods[h.alg]; h.a == nil {
+		return nil, ErrAlgorithm
 	}
-	key := v.verifySignature(token[:dot2], sig, alg, keys)
-	if key == nil {
-		return nil, ErrSignature
+	if _, present = header["crit"]; present {
+		return nil, ErrCritical
 	}
-	exp, notBefore, err := v.checkClaims(claims, now.Unix())
-	if err != nil {
-		return nil, err
+	if v.typ != "" && normalizeTyp(typ) != v.typ {
+		return nil, ErrType
 	}
-	t := &verified{claims: claims, key: key, exp: exp, notBefore: notBefore}
-	return t, nil
+	return h, nil
 }
 
-// decodeJSON decodes a strict base64url segment holding a JSON object (RFC 7515 §5.2 steps 2-3, 6).
-func decodeJSON(segment string, into *map[string]interface{}) bool {
-	raw, err := b64url.DecodeString(segment)
-	if err != nil {
-		return false
+// rememberHeader records the checked header of a token whose signature verified, so that the next
+// token with the same header segment skips its decoding and checks (they depend only on the
+// segment and the verifier's settings). It keeps at most maxKnownHeaders segments of at most
+// maxKnownHeaderLen characters.
+func rememberHeader(v *Verifier, segment string, h *jwsHeader) {
+	if len(segment) > maxKnownHeaderLen {
+		return
 	}
-	return json.Unmarshal(raw, into) == nil && *into != nil
-}
-
-// checkHeader enforces the JOSE header rules and returns alg. alg, kid and typ are strings when
-// present (RFC 7515 §4.1.1, §4.1.4, §4.1.9): another JSON type is malformed, not ignored. Straight
-// lookups, no helper calls: this runs on every uncached request.
-func (v *Verifier) checkHeader(h map[string]interface{}) (string, error) {
-	alg, ok := h["alg"].(string)
-	if !ok {
-		if _, present := h["alg"]; present {
-			return "", ErrMalformed
+	v.headerMu.Lock()
+	if v.headerCount < maxKnownHeaders {
+		if _, loaded := v.headers.LoadOrStore(segment, h); !loaded {
+			v.headerCount++
 		}
 	}
-	if raw, present := h["kid"]; present {
-		if _, ok := raw.(string); !ok {
-			return "", ErrMalformed
-		}
-	}
-	if raw, present := h["typ"]; present {
-		if _, ok := raw.(string); !ok {
-			return "", ErrMalformed
-		}
-	}
-	if v.methods[alg] == nil {
-		return "", ErrAlgorithm
-	}
-	if _, ok := h["crit"]; ok {
-		return "", ErrCritical
-	}
-	if v.typ != "" {
-		typ, _ := h["typ"].(string)
-		if normalizeTyp(typ) != v.typ {
-			return "", ErrType
-		}
-	}
-	return alg, nil
+	v.headerMu.Unlock()
 }
 
 // normalizeTyp applies RFC 7515 §4.1.9: media types compare case-insensitively and "application/" may be omitted.
@@ -211,12 +352,9 @@ func normalizeTyp(t string) string {
 	return strings.TrimPrefix(t, "application/")
 }
 
-// candidates returns the keys that may verify the token. jku, x5u, jwk and x5c are never used.
-func (v *Verifier) candidates(header map[string]interface{}, alg string, claims map[string]interface{}, now time.Time) ([]*Key, error) {
-	if keys := v.static[alg]; len(keys) > 0 {
-		return keys, nil
-	}
-	kid, _ := header["kid"].(string)
+// remoteCandidates returns the keys of the remote key sets that may verify the token (static keys,
+// when the algorithm has any, are used instead). jku, x5u, jwk and x5c are never used.
+func remoteCandidates(v *Verifier, kid, alg string, claims map[string]interface{}, now time.Time) ([]*Key, error) {
 	sets := v.opts.Remote
 	if v.opts.RemoteByIssuer != nil {
 		iss, _ := claims["iss"].(string)
@@ -229,7 +367,7 @@ func (v *Verifier) candidates(header map[string]interface{}, alg string, claims 
 	if len(sets) == 0 {
 		return nil, ErrUnknownKey
 	}
-	keys, err := sets[0].Candidates(kid, alg, now)
+	keys, err := remoteKeys(sets[0], kid, alg, now)
 	if err != nil {
 		return nil, err
 	}
@@ -248,78 +386,22 @@ func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys [
 	return nil
 }
 
-// checkClaims validates the registered claims (RFC 7519 §4.1) after the signature and returns exp
-// and the later of nbf and iat.
-func (v *Verifier) checkClaims(c map[string]interface{}, now int64) (int64, int64, error) {
-	exp, ok := numericDate(c, "exp")
+// audienceListOK reports whether aud, a claim that is not a string, is an array of strings of which
+// one is accepted (RFC 7519 §4.1.3). Any other type is refused.
+func audienceListOK(accepted map[string]bool, aud interface{}) bool {
+	list, ok := aud.([]interface{})
 	if !ok {
-		return 0, 0, ErrMalformed
+		return false
 	}
-	if exp == 0 {
-		return 0, 0, ErrMissingExp
-	}
-	if now >= exp+v.leeway {
-		return 0, 0, ErrExpired
-	}
-	nbf, ok := numericDate(c, "nbf")
-	if !ok {
-		return 0, 0, ErrMalformed
-	}
-	if nbf != 0 && now < nbf-v.leeway {
-		return 0, 0, ErrNotYetValid
-	}
-	iat, ok := numericDate(c, "iat")
-	if !ok {
-		return 0, 0, ErrMalformed
-	}
-	if iat != 0 && now < iat-v.leeway {
-		return 0, 0, ErrNotYetValid
-	}
-	if len(v.issuers) > 0 {
-		iss, _ := c["iss"].(string)
-		if !v.issuers[iss] {
-			return 0, 0, ErrIssuer
+	found := false
+	for _, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return false
+		}
+		if accepted[s] {
+			found = true
 		}
 	}
-	if len(v.opts.Audiences) > 0 && !v.audienceOK(c["aud"]) {
-		return 0, 0, ErrAudience
-	}
-	if iat > nbf {
-		nbf = iat
-	}
-	return exp, nbf, nil
-}
-
-// numericDate reads a NumericDate claim as whole seconds (floor). Absent or 0 reads as 0.
-// A non-number or an absurdly large value is malformed.
-func numericDate(c map[string]interface{}, name string) (int64, bool) {
-	raw, present := c[name]
-	if !present {
-		return 0, true
-	}
-	f, ok := raw.(float64)
-	if !ok || math.Abs(f) > maxNumericDate {
-		return 0, false
-	}
-	return int64(math.Floor(f)), true
-}
-
-func (v *Verifier) audienceOK(aud interface{}) bool {
-	switch a := aud.(type) {
-	case string:
-		return a != "" && contains(v.opts.Audiences, a)
-	case []interface{}:
-		found := false
-		for _, e := range a {
-			s, ok := e.(string)
-			if !ok {
-				return false
-			}
-			if contains(v.opts.Audiences, s) {
-				found = true
-			}
-		}
-		return found
-	}
-	return false
+	return found
 }

@@ -155,7 +155,9 @@ func BenchmarkRealisticHeaders(b *testing.B) {
 // calls next, compiled or interpreted by the same Yaegi as the plugin.
 type emptyMiddleware struct{ next http.Handler }
 
-func (e *emptyMiddleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) { e.next.ServeHTTP(rw, req) }
+func (e *emptyMiddleware) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
+	e.next.ServeHTTP(rw, req)
+}
 
 func newEmpty(t testing.TB, l loader.Loader) http.Handler {
 	t.Helper()

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -35,25 +36,54 @@ func BenchmarkColdStages(b *testing.B) {
 	hs := mint(b, "HS256", plain, nil)
 	es := mint(b, "ES256", plain, nil)
 	esRich := mint(b, "ES256", rich, nil)
-	stages := []struct{ name, fn, arg string }{
-		{"Extract", "ColdExtract", hs},
-		{"ValidValue", "ColdValidValue", "alice@example.com"},
-		{"VerifyClaims/HS256", "ColdVerifyClaimsHS", hs},
-		{"Verify/HS256", "ColdVerifyHS", hs},
-		{"Verify/ES256", "ColdVerifyES", es},
-		{"Verify/ES256-rich", "ColdVerifyES", esRich},
-		{"Floor/HS256", "ColdFloorHS", hs},
-		{"Floor/ES256", "ColdFloorES", es},
+	esKid := mint(b, "ES256", plain, map[string]interface{}{"kid": "k1"})
+	jwks := newJWKS(b)
+	ec, _ := keys().signingKey("ES256")
+	jwks.set(jwkOf("k1", ec))
+	// Distinct tokens, for a verifier whose verified-token cache is on (the default): every request
+	// misses the cache and stores its identity, as a gateway's first request per token does.
+	fresh := make([]string, 6000)
+	for i := range fresh {
+		fresh[i] = mint(b, "HS256", claims(fmt.Sprintf("user%d", i), "acme", []string{"admin"}, nil), nil)
+	}
+	stages := []struct {
+		name, fn, arg string
+		args          []string // when set, iteration n uses args[n] (b.N must stay below len(args)), after fn("")
+	}{
+		{"Extract", "ColdExtract", hs, nil},
+		{"ValidValue", "ColdValidValue", "alice@example.com", nil},
+		{"VerifyClaims/HS256", "ColdVerifyClaimsHS", hs, nil},
+		{"Verify/HS256", "ColdVerifyHS", hs, nil},
+		{"Verify/HS256-cache-on-new-tokens", "ColdVerifyHSCached", "", fresh},
+		{"Verify/ES256", "ColdVerifyES", es, nil},
+		{"Verify/ES256-rich", "ColdVerifyES", esRich, nil},
+		{"Verify/ES256-jwks", "ColdVerifyJWKS", esKid, nil},
+		{"Identity.KeyRetired", "ColdKeyRetired", hs, nil},
+		{"Floor/HS256", "ColdFloorHS", hs, nil},
+		{"Floor/ES256", "ColdFloorES", es, nil},
 	}
 	fns := make([]map[string]func(string), len(interps))
 	for i, in := range interps {
-		fns[i] = coldStageFuncs(b, in)
+		fns[i] = coldStageFuncs(b, in, jwks.URL)
 	}
 	for _, st := range stages {
 		for i := range interps {
 			fn := fns[i][st.fn]
-			arg := st.arg
+			arg, args := st.arg, st.args
 			b.Run(st.name+"/"+names[i], func(b *testing.B) {
+				if args != nil {
+					if b.N >= len(args) {
+						b.Skipf("b.N %d: at most %d distinct tokens", b.N, len(args)-1)
+					}
+					fn("")                // a new verifier: every token below is new to its cache
+					fn(args[len(args)-1]) // a stage that fails panics here, before timing
+					b.ReportAllocs()
+					b.ResetTimer()
+					for n := 0; n < b.N; n++ {
+						fn(args[n])
+					}
+					return
+				}
 				fn(arg) // a stage that fails panics here, before timing
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -67,7 +97,7 @@ func BenchmarkColdStages(b *testing.B) {
 
 // coldStageFuncs defines the stage functions in interpreter y and returns them by name. Each
 // panics when its stage fails, so that a benchmark cannot time an error path.
-func coldStageFuncs(b *testing.B, y *loader.Yaegi) map[string]func(string) {
+func coldStageFuncs(b *testing.B, y *loader.Yaegi, jwksURL string) map[string]func(string) {
 	b.Helper()
 	if _, err := y.Eval(`import (
 	"crypto/ecdsa"
@@ -89,14 +119,17 @@ var coldHSKey, _ = tokens.SecretKey(coldSecret)
 var coldESKeys, _ = tokens.ParsePEMKeys(` + "`" + keys().pemByFa["ES256"] + "`" + `)
 var coldESPublic = coldESKeys[0].Public.(*ecdsa.PublicKey)
 var coldHS = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"HS256"}, Leeway: 30 * time.Second, Static: []*tokens.Key{coldHSKey}})
+var coldHSCached = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"HS256"}, Leeway: 30 * time.Second, Static: []*tokens.Key{coldHSKey}, CacheSize: 10000})
 var coldES = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"ES256"}, Leeway: 30 * time.Second, Static: coldESKeys})
+var coldJWKS = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"ES256"}, Leeway: 30 * time.Second, Remote: []*tokens.RemoteSet{tokens.SharedJWKS("` + jwksURL + `", tokens.DefaultRemoteSettings)}})
 var coldSources = []tokens.Source{{Kind: "header", Name: "Authorization"}}
+var coldIdentity *tokens.Identity
 var coldRequest, _ = http.NewRequest("GET", "http://gateway.test/x", nil)
 
 func ColdExtract(tok string) {
 	coldRequest.Header["Authorization"] = []string{"Bearer " + tok}
 	if _, err := tokens.Extract(coldRequest, coldSources); err != nil {
-		panic(err)
+		panic(err.Error())
 	}
 }
 
@@ -108,19 +141,49 @@ func ColdValidValue(s string) {
 
 func ColdVerifyClaimsHS(tok string) {
 	if _, _, err := coldHS.VerifyClaims(tok, time.Now()); err != nil {
-		panic(err)
+		panic(err.Error())
 	}
 }
 
 func ColdVerifyHS(tok string) {
 	if _, err := coldHS.Verify(tok); err != nil {
-		panic(err)
+		panic(err.Error())
+	}
+}
+
+// ColdVerifyHSCached verifies with a cache-on verifier; "" starts a new one (an empty cache).
+func ColdVerifyHSCached(tok string) {
+	if tok == "" {
+		coldHSCached = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"HS256"}, Leeway: 30 * time.Second, Static: []*tokens.Key{coldHSKey}, CacheSize: 10000})
+		return
+	}
+	if _, err := coldHSCached.Verify(tok); err != nil {
+		panic(err.Error())
 	}
 }
 
 func ColdVerifyES(tok string) {
 	if _, err := coldES.Verify(tok); err != nil {
-		panic(err)
+		panic(err.Error())
+	}
+}
+
+func ColdVerifyJWKS(tok string) {
+	if _, err := coldJWKS.Verify(tok); err != nil {
+		panic(err.Error())
+	}
+}
+
+func ColdKeyRetired(tok string) {
+	if coldIdentity == nil {
+		id, err := coldHS.Verify(tok)
+		if err != nil {
+			panic(err.Error())
+		}
+		coldIdentity = id
+	}
+	if coldIdentity.KeyRetired() {
+		panic("retired")
 	}
 }
 
@@ -165,7 +228,7 @@ func ColdFloorES(tok string) {
 		b.Fatal(err)
 	}
 	out := map[string]func(string){}
-	for _, name := range []string{"ColdExtract", "ColdValidValue", "ColdVerifyClaimsHS", "ColdVerifyHS", "ColdVerifyES", "ColdFloorHS", "ColdFloorES"} {
+	for _, name := range []string{"ColdExtract", "ColdValidValue", "ColdVerifyClaimsHS", "ColdVerifyHS", "ColdVerifyHSCached", "ColdVerifyES", "ColdVerifyJWKS", "ColdKeyRetired", "ColdFloorHS", "ColdFloorES"} {
 		v, err := y.Eval(name)
 		if err != nil {
 			b.Fatal(err)

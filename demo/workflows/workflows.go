@@ -1,6 +1,8 @@
 // Package workflows is the demo's AI workflow API. It keeps workflows in memory, per org, and
 // trusts only the identity headers Gatehouse sets (X-Auth-Subject, X-Auth-Org, X-Auth-Roles):
-// it never sees a token it would have to verify. Every response says who did what in which org.
+// it never sees a token it would have to verify. With RequireAssertion it also verifies the
+// gateway's signed X-Auth-Assertion, so that a request that did not come through the gateway is
+// refused even when it reaches the API. Every response says who did what in which org.
 package workflows
 
 import (
@@ -26,6 +28,8 @@ type Service struct {
 	mu   sync.Mutex
 	next int
 	orgs map[string]map[string]*Workflow
+
+	verifier *verifier // set by RequireAssertion
 }
 
 // New returns an empty service.
@@ -34,17 +38,17 @@ func New() *Service { return &Service{orgs: map[string]map[string]*Workflow{}} }
 // Handler serves the workflow API behind the gateway.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /orgs/{org}/workflows", s.create)
-	mux.HandleFunc("GET /orgs/{org}/workflows", s.list)
-	mux.HandleFunc("POST /orgs/{org}/workflows/{id}/run", s.run)
-	mux.HandleFunc("DELETE /orgs/{org}/workflows/{id}", s.remove)
-	mux.HandleFunc("POST /orgs/{org}/workflows/{id}/share", s.share)
+	mux.HandleFunc("POST /orgs/{org}/workflows", s.guard(s.create))
+	mux.HandleFunc("GET /orgs/{org}/workflows", s.guard(s.list))
+	mux.HandleFunc("POST /orgs/{org}/workflows/{id}/run", s.guard(s.run))
+	mux.HandleFunc("DELETE /orgs/{org}/workflows/{id}", s.guard(s.remove))
+	mux.HandleFunc("POST /orgs/{org}/workflows/{id}/share", s.guard(s.share))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, r, 200, "checked health", map[string]interface{}{"status": "ok"})
 	})
-	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /me", s.guard(func(w http.ResponseWriter, r *http.Request) {
 		reply(w, r, 200, "asked who they are", map[string]interface{}{"roles": r.Header.Get("X-Auth-Roles"), "permissions": r.Header.Get("X-Auth-Permissions")})
-	})
+	}))
 	return mux
 }
 
@@ -126,6 +130,9 @@ func reply(w http.ResponseWriter, r *http.Request, status int, did string, extra
 		"did":  did,
 		"note": "identity from X-Auth-* headers set by Gatehouse",
 	}
+	if verified(r) {
+		out["note"] = "identity from X-Auth-* headers set by Gatehouse, matching its signed X-Auth-Assertion"
+	}
 	if out["who"] == "" {
 		out["who"] = "anonymous"
 	}
@@ -135,4 +142,12 @@ func reply(w http.ResponseWriter, r *http.Request, status int, did string, extra
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(out)
+}
+
+// refuse answers 401 to a request without a valid assertion. It names no identity: the headers
+// of such a request are not believed.
+func refuse(w http.ResponseWriter, detail string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	json.NewEncoder(w).Encode(map[string]interface{}{"who": "anonymous", "detail": detail})
 }

@@ -1,0 +1,44 @@
+// Command gatehouse is the compiled side of Gatehouse: the plugin's own engine, outside Traefik.
+//
+//	gatehouse forward-auth --config FILE [--listen ADDR] [--trusted-proxies CIDR,...]
+//
+// Exit status: 0 on success, 1 when the configuration is refused or the server fails, 2 for a
+// usage error (the convention of go vet).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gatehouse-dev/gatehouse/server/forwardauth"
+)
+
+const usage = `usage: gatehouse COMMAND [ARGUMENTS]
+
+Commands:
+  forward-auth   answer auth requests from nginx, Caddy, Envoy or Traefik with the plugin's decisions
+
+Run "gatehouse COMMAND --help" for a command's options.
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "forward-auth":
+		return forwardauth.Command(ctx, args[1:], stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "gatehouse: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,22 @@
+module github.com/gatehouse-dev/gatehouse/server
+
+go 1.25.0
+
+require (
+	github.com/gatehouse-dev/gatehouse v0.0.0
+	github.com/gatehouse-dev/gatehouse/demo v0.0.0
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/mitchellh/mapstructure v1.5.0
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
+	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/MicahParks/keyfunc/v3 v3.9.1 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
+
+replace (
+	github.com/gatehouse-dev/gatehouse => ../
+	github.com/gatehouse-dev/gatehouse/demo => ../demo
+)
