@@ -147,11 +147,13 @@ func (v *Verifier) VerifyClaims(token string, now time.Time) (map[string]interfa
 // trusted only after the signature. It returns the claims, the key that verified them, exp and the
 // later of nbf and iat (0 if neither), all as Unix seconds.
 //
-// It is written for Yaegi: one function, because each interpreted call costs, and few variables,
-// because a call allocates every variable of the function up front (see docs/yaegi.md). The
-// variables d, f, ok and present are reused from one step to the next; Yaegi leaves the value
-// unchanged when a comma-ok assignment ("d, present = m[k]", "f, ok = d.(float64)") fails, so a
-// reused value is read only after its ok or present is checked.
+// It is written for Yaegi (see docs/yaegi.md, "Cold path measurements"): one function for the steps
+// every token takes, because each interpreted call costs; little code in it, because a call
+// allocates a slot for every variable and intermediate value of the function, executed or not, so
+// the steps a token may skip (header checks once the header is known, remote keys) are functions of
+// their own. The variables d, f, ok and present are reused from one step to the next; Yaegi leaves
+// the value unchanged when a comma-ok assignment ("d, present = m[k]", "f, ok = d.(float64)")
+// fails, so a reused value is read only after its ok or present is checked.
 func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface{}, *Key, int64, int64, error) {
 	if len(token) > MaxTokenSize {
 		return nil, nil, 0, 0, ErrTooLarge
@@ -374,7 +376,8 @@ func remoteCandidates(v *Verifier, kid, alg string, claims map[string]interface{
 	return keys, nil
 }
 
-// verifySignature returns the first of keys under which sig verifies the signing input, or nil.
+// verifySignature returns the first of keys under which sig verifies the signing input, or nil
+// (verifyToken has this loop inline; the RFC conformance tests call it).
 func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys []*Key) *Key {
 	a := v.methods[alg]
 	input := []byte(signed)

@@ -1,11 +1,15 @@
 package harness
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/demo/loader"
+	"github.com/gatehouse-dev/gatehouse/tokens"
 )
 
 // BenchmarkColdStages times the pieces of a cold request's token work inside the interpreter:
@@ -17,7 +21,7 @@ import (
 // that checkout in a second interpreter of the same process, so that a change is measured before and
 // after in one run (sub-benchmarks named .../current and .../baseline).
 func BenchmarkColdStages(b *testing.B) {
-	y, err := loaderShared(b)
+	y, err := coldInterpreter()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,10 +99,53 @@ func BenchmarkColdStages(b *testing.B) {
 	}
 }
 
-// coldStageFuncs defines the stage functions in interpreter y and returns them by name. Each
-// panics when its stage fails, so that a benchmark cannot time an error path.
+// coldDefined records the interpreters in which defineColdStages ran (the benchmark and the test
+// share coldInterpreter's).
+var coldDefined = map[*loader.Yaegi]bool{}
+
+var (
+	coldOnce   sync.Once
+	coldInterp *loader.Yaegi
+	coldErr    error
+)
+
+// coldInterpreter returns an interpreter of its own for the cold stages, so that their top-level
+// imports meet no other test's (Yaegi refuses a package imported twice at the top level).
+func coldInterpreter() (*loader.Yaegi, error) {
+	coldOnce.Do(func() { coldInterp, coldErr = loader.NewYaegi(loader.RepoRoot(), os.Stdout, os.Stderr) })
+	return coldInterp, coldErr
+}
+
+// coldStageFuncs defines the stage functions in interpreter y, points its JWKS verifier at jwksURL
+// and returns the functions by name. Each panics when its stage fails, so that a benchmark cannot
+// time an error path.
 func coldStageFuncs(b *testing.B, y *loader.Yaegi, jwksURL string) map[string]func(string) {
 	b.Helper()
+	defineColdStages(b, y)
+	if _, err := y.Eval(`ColdSetJWKS("` + jwksURL + `")`); err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]func(string){}
+	for _, name := range []string{"ColdExtract", "ColdValidValue", "ColdVerifyClaimsHS", "ColdVerifyHS", "ColdVerifyHSCached", "ColdVerifyES", "ColdVerifyJWKS", "ColdKeyRetired", "ColdFloorHS", "ColdFloorES"} {
+		v, err := y.Eval(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fn, ok := v.Interface().(func(string))
+		if !ok {
+			b.Fatalf("%s: %T", name, v.Interface())
+		}
+		out[name] = fn
+	}
+	return out
+}
+
+// defineColdStages evaluates the stage functions and ColdDescribe in y, once per interpreter.
+func defineColdStages(tb testing.TB, y *loader.Yaegi) {
+	tb.Helper()
+	if coldDefined[y] {
+		return
+	}
 	if _, err := y.Eval(`import (
 	"crypto/ecdsa"
 	"crypto/hmac"
@@ -106,12 +153,13 @@ func coldStageFuncs(b *testing.B, y *loader.Yaegi, jwksURL string) map[string]fu
 	"encoding/base64"
 	"encoding/json"
 	"math/big"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 	"github.com/gatehouse-dev/gatehouse/tokens"
 )`); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	src := `
 var coldSecret = []byte("` + secret + `")
@@ -121,7 +169,12 @@ var coldESPublic = coldESKeys[0].Public.(*ecdsa.PublicKey)
 var coldHS = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"HS256"}, Leeway: 30 * time.Second, Static: []*tokens.Key{coldHSKey}})
 var coldHSCached = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"HS256"}, Leeway: 30 * time.Second, Static: []*tokens.Key{coldHSKey}, CacheSize: 10000})
 var coldES = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"ES256"}, Leeway: 30 * time.Second, Static: coldESKeys})
-var coldJWKS = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"ES256"}, Leeway: 30 * time.Second, Remote: []*tokens.RemoteSet{tokens.SharedJWKS("` + jwksURL + `", tokens.DefaultRemoteSettings)}})
+var coldJWKS *tokens.Verifier
+
+// ColdSetJWKS points the JWKS stage at a key set URL.
+func ColdSetJWKS(url string) {
+	coldJWKS = tokens.NewVerifier(tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"ES256"}, Leeway: 30 * time.Second, Remote: []*tokens.RemoteSet{tokens.SharedJWKS(url, tokens.DefaultRemoteSettings)}})
+}
 var coldSources = []tokens.Source{{Kind: "header", Name: "Authorization"}}
 var coldIdentity *tokens.Identity
 var coldRequest, _ = http.NewRequest("GET", "http://gateway.test/x", nil)
@@ -224,20 +277,160 @@ func ColdFloorES(tok string) {
 	}
 }
 `
-	if _, err := y.Eval(src); err != nil {
-		b.Fatal(err)
+	if _, err := y.Eval(src + coldDescribe); err != nil {
+		tb.Fatal(err)
 	}
-	out := map[string]func(string){}
-	for _, name := range []string{"ColdExtract", "ColdValidValue", "ColdVerifyClaimsHS", "ColdVerifyHS", "ColdVerifyHSCached", "ColdVerifyES", "ColdVerifyJWKS", "ColdKeyRetired", "ColdFloorHS", "ColdFloorES"} {
-		v, err := y.Eval(name)
+	coldDefined[y] = true
+}
+
+// coldCase is one token for TestTheColdPathAnswersAlikeInsideYaegi, with the verifier settings it
+// is verified under.
+type coldCase struct {
+	name   string
+	names  [6]string // ClaimNames: Subject, Org, Roles, Permissions, OrgRoles, Assignments
+	typ    string    // RequireTyp
+	remote bool      // ES256 keys from a JWKS instead of configuration
+	token  string
+}
+
+func coldCases(b testing.TB) []coldCase {
+	base := func(extra map[string]interface{}) map[string]interface{} {
+		return claims("alice", "acme", []string{"admin"}, extra)
+	}
+	hs := func(c map[string]interface{}, hdr map[string]interface{}) string { return mint(b, "HS256", c, hdr) }
+	es := func(c map[string]interface{}, hdr map[string]interface{}) string { return mint(b, "ES256", c, hdr) }
+	now := time.Now().Unix()
+	dotted := [6]string{"email", "tenant.id", "realm_access.roles", "perms", "", ""}
+	return []coldCase{
+		{name: "a plain token maps its identity", token: hs(base(nil), nil)},
+		{name: "an ES256 token maps its identity", token: es(base(nil), nil)},
+		{name: "an ES256 token from a JWKS maps its identity", remote: true, token: es(base(nil), map[string]interface{}{"kid": "k1"})},
+		{name: "an unknown kid in a JWKS is refused", remote: true, token: es(base(nil), map[string]interface{}{"kid": "k9"})},
+		{name: "a scope and three roles map without leaking into org roles", token: es(base(map[string]interface{}{"roles": []string{"b", "a", "b"}, "scope": "x y"}), nil)},
+		{name: "a permissions list maps split on commas", token: hs(base(map[string]interface{}{"permissions": "p,q"}), nil)},
+		{name: "scp maps when scope is absent", token: hs(base(map[string]interface{}{"scp": []string{"s"}}), nil)},
+		{name: "role is read when roles is absent", token: hs(base(map[string]interface{}{"roles": nil, "role": "viewer"}), nil)},
+		{name: "org roles and assignments map", token: hs(base(map[string]interface{}{"org_roles": map[string]interface{}{"globex": []string{"viewer"}}, "assignments": []interface{}{map[string]interface{}{"role": "dev", "org": "acme", "scope": []string{"/w/1"}}}}), nil)},
+		{name: "dotted claim names follow their paths", names: dotted, token: hs(base(map[string]interface{}{"email": "a@b.test", "tenant": map[string]interface{}{"id": "t1"}, "realm_access": map[string]interface{}{"roles": []string{"r"}}, "perms": "p q"}), nil)},
+		{name: "an exact dotted key wins over its path", names: dotted, token: hs(base(map[string]interface{}{"tenant.id": "exact", "tenant": map[string]interface{}{"id": "path"}}), nil)},
+		{name: "a missing dotted path reads as absent", names: dotted, token: hs(base(map[string]interface{}{"tenant": "flat"}), nil)},
+		{name: "a numeric issuer is refused", token: hs(base(map[string]interface{}{"iss": 7}), nil)},
+		{name: "a padded subject is refused", token: hs(base(map[string]interface{}{"sub": "alice "}), nil)},
+		{name: "a subject with inner space maps", token: hs(base(map[string]interface{}{"sub": "Jane Doe"}), nil)},
+		{name: "a non-ASCII subject maps", token: hs(base(map[string]interface{}{"sub": "zoë"}), nil)},
+		{name: "a role with a comma inside an array is refused", token: hs(base(map[string]interface{}{"roles": []string{"a,b"}}), nil)},
+		{name: "a role of another type is refused", token: hs(base(map[string]interface{}{"roles": []interface{}{"a", 1}}), nil)},
+		{name: "an expired token is refused", token: hs(base(map[string]interface{}{"exp": now - 3600}), nil)},
+		{name: "a fractional exp in the past is refused", token: hs(base(map[string]interface{}{"exp": float64(now) - 40.5}), nil)},
+		{name: "a future nbf is refused", token: hs(base(map[string]interface{}{"nbf": now + 3600}), nil)},
+		{name: "an absurd iat is malformed", token: hs(base(map[string]interface{}{"iat": 1e14}), nil)},
+		{name: "a token without exp is refused", token: hs(base(map[string]interface{}{"exp": nil}), nil)},
+		{name: "an audience array holding ours is accepted", token: hs(base(map[string]interface{}{"aud": []string{"x", audience}}), nil)},
+		{name: "an audience array with a number is refused", token: hs(base(map[string]interface{}{"aud": []interface{}{audience, 1}}), nil)},
+		{name: "another issuer is refused", token: hs(base(map[string]interface{}{"iss": "https://evil.test"}), nil)},
+		{name: "a required typ given in another spelling is accepted", typ: "at+jwt", token: hs(base(nil), map[string]interface{}{"typ": "application/AT+JWT"})},
+		{name: "a required typ missing is refused", typ: "at+jwt", token: hs(base(nil), map[string]interface{}{"typ": nil})},
+		{name: "a numeric kid is malformed", token: hs(base(nil), map[string]interface{}{"kid": 7})},
+		{name: "a crit header is refused", token: hs(base(nil), map[string]interface{}{"crit": []string{"exp"}})},
+		{name: "an HS384 token is refused when only HS256 and ES256 are allowed", token: mint(b, "HS384", base(nil), nil)},
+		{name: "a tampered payload is refused", token: tamper(hs(base(nil), nil))},
+	}
+}
+
+// coldDescribe is the Go source of ColdDescribe, compiled into this test and evaluated by Yaegi:
+// it verifies a token three times (twice through Verify, the second time from the cache and with
+// the header known; once through VerifyClaims) and renders every answer. (An Identity is not
+// rendered with encoding/json: under Yaegi that marshals unexported fields too, as "Xkey".)
+const coldDescribe = `
+func ColdDescribe(names []string, typ string, remote bool, jwksURL string, tok string) string {
+	opts := tokens.Options{Issuers: []string{"` + issuer + `"}, Audiences: []string{"` + audience + `"}, Algorithms: []string{"HS256", "ES256"},
+		Leeway: 30 * time.Second, RequireTyp: typ, CacheSize: 10,
+		Claims: tokens.ClaimNames{Subject: names[0], Org: names[1], Roles: names[2], Permissions: names[3], OrgRoles: names[4], Assignments: names[5]}}
+	opts.Static = []*tokens.Key{coldHSKey}
+	if remote {
+		opts.Remote = []*tokens.RemoteSet{tokens.SharedJWKS(jwksURL, tokens.DefaultRemoteSettings)}
+	} else {
+		opts.Static = append(opts.Static, coldESKeys...)
+	}
+	v := tokens.NewVerifier(opts)
+	out := ""
+	for i := 0; i < 2; i++ {
+		id, err := v.Verify(tok)
 		if err != nil {
-			b.Fatal(err)
+			out += "error: " + err.Error() + "\n"
+			continue
 		}
-		fn, ok := v.Interface().(func(string))
-		if !ok {
-			b.Fatalf("%s: %T", name, v.Interface())
-		}
-		out[name] = fn
+		out += fmt.Sprintf("%q %q %q %q %q %v %v %d %d retired=%v\n", id.Subject, id.Issuer, id.Org, id.Roles, id.Permissions, id.OrgRoles, id.Assignments, id.Expires, id.NotBefore, id.KeyRetired())
 	}
-	return out
+	c, key, err := v.VerifyClaims(tok, time.Now())
+	if err != nil {
+		return out + "error: " + err.Error()
+	}
+	b, _ := json.Marshal(c)
+	return out + string(b) + " key=" + key.Family
+}
+`
+
+// TestTheColdPathAnswersAlikeInsideYaegi verifies tokens of every shape through the tokens package
+// compiled and interpreted, and requires the same answers: the cold path is written around Yaegi's
+// costs and traps (reused variables, comma-ok assignments, known headers, the key index), and
+// compiled tests cannot see an interpreter's mistakes.
+func TestTheColdPathAnswersAlikeInsideYaegi(t *testing.T) {
+	y, err := coldInterpreter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := newJWKS(t)
+	ec, _ := keys().signingKey("ES256")
+	jwks.set(jwkOf("k1", ec))
+	defineColdStages(t, y)
+	v, err := y.Eval("ColdDescribe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	interpreted := v.Interface().(func([]string, string, bool, string, string) string)
+	for _, c := range coldCases(t) {
+		c := c
+		t.Run(c.name, func(t *testing.T) {
+			names := c.names[:]
+			want := compiledDescribe(t, names, c.typ, c.remote, jwks.URL, c.token)
+			if got := interpreted(names, c.typ, c.remote, jwks.URL, c.token); got != want {
+				t.Fatalf("interpreted:\n%s\ncompiled:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// compiledDescribe is ColdDescribe compiled.
+func compiledDescribe(t testing.TB, names []string, typ string, remote bool, jwksURL string, tok string) string {
+	hsKey, _ := tokens.SecretKey([]byte(secret))
+	esKeys, err := tokens.ParsePEMKeys(keys().pemByFa["ES256"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := tokens.Options{Issuers: []string{issuer}, Audiences: []string{audience}, Algorithms: []string{"HS256", "ES256"},
+		Leeway: 30 * time.Second, RequireTyp: typ, CacheSize: 10,
+		Claims: tokens.ClaimNames{Subject: names[0], Org: names[1], Roles: names[2], Permissions: names[3], OrgRoles: names[4], Assignments: names[5]}}
+	opts.Static = []*tokens.Key{hsKey}
+	if remote {
+		opts.Remote = []*tokens.RemoteSet{tokens.SharedJWKS(jwksURL, tokens.DefaultRemoteSettings)}
+	} else {
+		opts.Static = append(opts.Static, esKeys...)
+	}
+	v := tokens.NewVerifier(opts)
+	out := ""
+	for i := 0; i < 2; i++ {
+		id, err := v.Verify(tok)
+		if err != nil {
+			out += "error: " + err.Error() + "\n"
+			continue
+		}
+		out += fmt.Sprintf("%q %q %q %q %q %v %v %d %d retired=%v\n", id.Subject, id.Issuer, id.Org, id.Roles, id.Permissions, id.OrgRoles, id.Assignments, id.Expires, id.NotBefore, id.KeyRetired())
+	}
+	c, key, err := v.VerifyClaims(tok, time.Now())
+	if err != nil {
+		return out + "error: " + err.Error()
+	}
+	b, _ := json.Marshal(c)
+	return out + string(b) + " key=" + key.Family
 }

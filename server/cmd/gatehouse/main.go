@@ -1,6 +1,7 @@
 // Command gatehouse is the compiled side of Gatehouse: the plugin's own engine, outside Traefik.
 //
 //	gatehouse forward-auth --config FILE [--listen ADDR] [--trusted-proxies CIDR,...]
+//	gatehouse assertion-jwks --config FILE [--name NAME]
 //
 // Exit status: 0 on success, 1 when the configuration is refused or the server fails, 2 for a
 // usage error (the convention of go vet).
@@ -18,7 +19,8 @@ import (
 const usage = `usage: gatehouse COMMAND [ARGUMENTS]
 
 Commands:
-  forward-auth   answer auth requests from nginx, Caddy, Envoy or Traefik with the plugin's decisions
+  forward-auth     answer auth requests from nginx, Caddy, Envoy or Traefik with the plugin's decisions
+  assertion-jwks   print the key set that verifies the gateway's signed identity assertions
 
 Run "gatehouse COMMAND --help" for a command's options.
 `
@@ -35,6 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "forward-auth":
 		return forwardauth.Command(ctx, args[1:], stderr)
+	case "assertion-jwks":
+		return assertionJWKS(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
