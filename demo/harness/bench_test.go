@@ -231,3 +231,31 @@ func warmCases(t testing.TB, l loader.Loader) []warmCase {
 		{"warm-ES256", h, browser("POST", "/orgs/acme/workflows/w1/run", es)},
 	}
 }
+
+// BenchmarkAssertion: the cost of signing the identity assertion, warm (the decision and its
+// assertion replayed) and cold (cacheSize 0: verify, decide and mint on every request), ES256
+// tokens, with and without an ES256 assertion.
+func BenchmarkAssertion(b *testing.B) {
+	key := assertionKeys(b)["ES256"]
+	tok := mint(b, "ES256", claims("bob", "acme", []string{"developer"}, nil), nil)
+	for _, l := range benchLoaders(b) {
+		for _, signed := range []bool{false, true} {
+			for _, mode := range []string{"warm", "cold"} {
+				size := "10000"
+				if mode == "cold" {
+					size = "0"
+				}
+				conf := workflowsConfig(b, "cacheSize", size)
+				name := "plain"
+				if signed {
+					conf = assertionConfig(b, key, "60s", "cacheSize", size)
+					name = "signed"
+				}
+				h, _ := instance(b, l, conf)
+				b.Run(name+"/"+mode+"/"+l.Name(), func(b *testing.B) {
+					benchServe(b, h, "POST", "/orgs/acme/workflows/w1/run", tok)
+				})
+			}
+		}
+	}
+}
