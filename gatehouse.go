@@ -68,7 +68,7 @@ type outcome struct {
 // authorize runs the whole pipeline (identity headers already stripped) and reports whether the
 // request may go on to the backend; on a denial it has written the response.
 func (g *Gatehouse) authorize(rw http.ResponseWriter, req *http.Request) bool {
-	o := g.evaluate(req, requestKey(g, req))
+	o := evaluate(g, req, requestKey(g, req))
 	if o == nil {
 		return true
 	}
@@ -88,64 +88,42 @@ func (g *Gatehouse) fail(rw http.ResponseWriter, req *http.Request, r interface{
 
 // evaluate returns nil to let the request through (the request already shaped for the backend), or
 // the denial. key is the request's decision-cache key ("" when it has none); an allow is stored under it.
-func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
-	if req.URL.Opaque != "" {
-		return &outcome{status: 400, detail: "unsafe path", reason: "opaque request URI"}
-	}
+// A plain function with its rare branches in their own functions: under Yaegi a call reserves room
+// for every variable and intermediate value of the function it enters, taken or not.
+func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	path := req.URL.EscapedPath()
-	if len(path) > g.maxPath {
-		return &outcome{status: 414, detail: "path too long", reason: "path of " + strconv.Itoa(len(path)) + " bytes exceeds maxPathLength " + strconv.Itoa(g.maxPath)}
+	if req.URL.Opaque != "" || len(path) > g.maxPath {
+		return refusedPath(g, req, path)
 	}
 	segs, err := matcher.Split(path)
 	if err != nil {
-		return &outcome{status: 400, detail: "unsafe path", reason: "the path could be read differently by the backend"}
+		return refusedPath(g, req, path)
 	}
 	route, vals := g.routes.Match(req.Method, segs)
 	if route == nil {
 		route = g.unmatched
 	}
-	switch route.Requirement {
-	case matcher.Public:
-		if g.signPublic {
-			a := &allowed{route: route, reason: "public route", remintAt: 1 << 62}
-			if !sign(g, a, req, time.Now()) {
-				return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: route}
-			}
-			forward(g, req, a)
-			g.allowAudit(req, route, nil, "", "public route")
-			return nil
-		}
-		if g.public != nil {
-			g.public.put(req.Method+"\x00"+path, route)
-		}
-		forward(g, req, nil)
-		g.allowAudit(req, route, nil, "", "public route")
-		return nil
-	case matcher.Deny:
-		if route == g.unmatched {
-			return &outcome{status: 403, code: "insufficient_scope", detail: "no route", reason: "no route matches", route: route}
-		}
-		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: "the route denies every request", route: route}
+	if route.Requirement == matcher.Public || route.Requirement == matcher.Deny {
+		return publicOrDeny(g, req, route, path)
 	}
 	token, err := tokens.Extract(req, g.sources)
 	if err != nil {
-		return g.tokenDenial(err, route)
+		return tokenDenial(err, route)
 	}
 	id, err := g.verifier.Verify(token)
 	if err != nil {
-		return g.tokenDenial(err, route)
+		return tokenDenial(err, route)
 	}
 	target := g.tenant.Locate(req, route, segs, vals)
-	pol := g.currentPolicyAt(time.Now())
+	pol := g.staticPolicy
+	if g.policyFile != nil {
+		pol = g.policyFile.Current(time.Now())
+	}
 	d := policy.Decide(pol, g.trust, id, route, target)
 	if !d.Allow {
-		o := &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: d.Reason, route: route, permission: d.Permission, id: id, org: d.Org}
-		if g.shadow {
-			o.grant = g.grant(pol, id, route, d, target)
-		}
-		return o
+		return forbidden(g, pol, id, route, d, target)
 	}
-	a := g.grant(pol, id, route, d, target)
+	a := grant(g, pol, id, route, d, target)
 	if g.signer != nil && !sign(g, a, req, time.Now()) {
 		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: route, id: id, org: d.Org}
 	}
@@ -153,25 +131,84 @@ func (g *Gatehouse) evaluate(req *http.Request, key string) *outcome {
 		g.decisions.put(key, a)
 	}
 	forward(g, req, a)
-	g.allowAudit(req, route, id, d.Org, d.Reason)
+	if g.auditAllowed {
+		g.allowAudit(req, route, id, d.Org, d.Reason)
+	}
 	return nil
 }
 
-// grant computes what a decision forwards: the roles and permissions id holds in the decision's org.
-func (g *Gatehouse) grant(pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
+// refusedPath is the answer to an opaque, overlong or ambiguous path.
+func refusedPath(g *Gatehouse, req *http.Request, path string) *outcome {
+	switch {
+	case req.URL.Opaque != "":
+		return &outcome{status: 400, detail: "unsafe path", reason: "opaque request URI"}
+	case len(path) > g.maxPath:
+		return &outcome{status: 414, detail: "path too long", reason: "path of " + strconv.Itoa(len(path)) + " bytes exceeds maxPathLength " + strconv.Itoa(g.maxPath)}
+	}
+	return &outcome{status: 400, detail: "unsafe path", reason: "the path could be read differently by the backend"}
+}
+
+// publicOrDeny lets a public route through (remembering it) or answers a deny route.
+func publicOrDeny(g *Gatehouse, req *http.Request, route *matcher.Route, path string) *outcome {
+	if route.Requirement == matcher.Deny {
+		if route == g.unmatched {
+			return &outcome{status: 403, code: "insufficient_scope", detail: "no route", reason: "no route matches", route: route}
+		}
+		return &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: "the route denies every request", route: route}
+	}
+	if g.signPublic {
+		a := &allowed{route: route, reason: "public route", remintAt: 1 << 62}
+		if !sign(g, a, req, time.Now()) {
+			return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: route}
+		}
+		forward(g, req, a)
+	} else {
+		if g.public != nil {
+			g.public.put(req.Method+"\x00"+path, route)
+		}
+		forward(g, req, nil)
+	}
+	if g.auditAllowed {
+		g.allowAudit(req, route, nil, "", "public route")
+	}
+	return nil
+}
+
+// forbidden is the 403 of a policy decision (in shadow mode with what the request forwards anyway).
+func forbidden(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *outcome {
+	o := &outcome{status: 403, code: "insufficient_scope", detail: "forbidden", reason: d.Reason, route: route, permission: d.Permission, id: id, org: d.Org}
+	if g.shadow {
+		o.grant = grant(g, pol, id, route, d, target)
+	}
+	return o
+}
+
+// grant computes what a decision forwards: the roles and permissions id holds in the decision's org,
+// and the header values, built once.
+func grant(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
 	roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
 	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason, remintAt: 1 << 62}
 	a.roles = strings.Join(roles, ",")
 	a.perms = strings.Join(perms, ",")
-	a.vSubject = headerValue(id.Subject)
-	a.vIssuer = headerValue(id.Issuer)
-	a.vOrg = headerValue(a.org)
-	a.vRoles = headerValue(a.roles)
-	a.vPerms = headerValue(a.perms)
+	if id.Subject != "" {
+		a.vSubject = []string{id.Subject}
+	}
+	if id.Issuer != "" {
+		a.vIssuer = []string{id.Issuer}
+	}
+	if a.org != "" {
+		a.vOrg = []string{a.org}
+	}
+	if a.roles != "" {
+		a.vRoles = []string{a.roles}
+	}
+	if a.perms != "" {
+		a.vPerms = []string{a.perms}
+	}
 	return a
 }
 
-func (g *Gatehouse) tokenDenial(err error, route *matcher.Route) *outcome {
+func tokenDenial(err error, route *matcher.Route) *outcome {
 	switch err {
 	case tokens.ErrNoToken:
 		return &outcome{status: 401, detail: "token required", reason: "no token", route: route}
@@ -179,13 +216,6 @@ func (g *Gatehouse) tokenDenial(err error, route *matcher.Route) *outcome {
 		return &outcome{status: 503, detail: "key source unavailable", reason: err.Error(), route: route}
 	}
 	return &outcome{status: 401, code: "invalid_token", detail: tokens.Category(err), reason: err.Error(), route: route}
-}
-
-func (g *Gatehouse) currentPolicyAt(now time.Time) *policy.Policy {
-	if g.policyFile != nil {
-		return g.policyFile.Current(now)
-	}
-	return g.staticPolicy
 }
 
 // release gives back the shared key sets and policy file this middleware holds (ctx cancelled).
@@ -197,14 +227,6 @@ func (g *Gatehouse) release() {
 	if g.policyFile != nil {
 		g.policyFile.Release()
 	}
-}
-
-// headerValue is the field value slice of one identity header, or nil for an empty value.
-func headerValue(v string) []string {
-	if v == "" {
-		return nil
-	}
-	return []string{v}
 }
 
 // sign mints the identity assertion of an allow (a) for this request and records when a replay of
