@@ -95,6 +95,11 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	if req.URL.Opaque != "" || len(path) > g.maxPath {
 		return refusedPath(g, req, path)
 	}
+	if strings.ToUpper(req.Method) != req.Method {
+		// RFC 9110 methods are case-sensitive, but many backends upper-case them: "delete" would
+		// match no DELETE route here and be performed as DELETE there.
+		return &outcome{status: 400, detail: "method not upper-case", reason: "the method is not upper-case"}
+	}
 	segs, err := matcher.Split(path)
 	if err != nil {
 		return refusedPath(g, req, path)

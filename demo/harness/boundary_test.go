@@ -212,6 +212,12 @@ func boundaryCases(t testing.TB) []tokenCase {
 			}},
 	)
 
+	// A method a backend may upper-case: it would match no route here and be performed there.
+	for _, m := range []string{"delete", "Delete", "get"} {
+		cases = append(cases, tokenCase{name: "the method " + m + " is refused with 400, even where unmatched is authenticated", config: workflowsConfig(t, "unmatched", "authenticated"), want: 400,
+			req: withToken("dave", "acme", []string{"viewer"}, nil, request{method: m, path: "/orgs/acme/workflows/w1"})})
+	}
+
 	// Path bytes that change routing in a backend that decodes before routing.
 	for _, p := range []string{"/orgs/acme/workflows%3Fid=1", "/orgs/acme/workflows%23x", "/orgs/acme/workflows/%C0%AE%C0%AE",
 		"/orgs/acme/workflows/%E0%80%AF", "/orgs/acme/workflows/%ED%A0%80", "/orgs/acme%EF%BC%8Fglobex/workflows", "/orgs/%EF%BD%81cme/workflows",
