@@ -67,7 +67,7 @@ type outcome struct {
 
 // authorize runs the whole pipeline (identity headers already stripped) and reports whether the
 // request may go on to the backend; on a denial it has written the response.
-func (g *Gatehouse) authorize(rw http.ResponseWriter, req *http.Request) bool {
+func authorize(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
 	o := evaluate(g, req, requestKey(g, req))
 	if o == nil {
 		return true

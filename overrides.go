@@ -222,10 +222,10 @@ func (g *Gatehouse) authorizeOverride(rw http.ResponseWriter, req *http.Request,
 			return !g.refuseOverride(rw, req, 400, "the path override could be read differently by the backend")
 		}
 	}
-	if !g.authorize(rw, as) {
+	if !authorize(g, rw, as) {
 		return false
 	}
-	if !g.authorize(rw, req) {
+	if !authorize(g, rw, req) {
 		return false
 	}
 	for _, name := range g.identityHeaders() {

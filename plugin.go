@@ -154,52 +154,8 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		serve(g, rw, req, override)
 		return
 	}
-	// The warm path, inline (plainForward: nothing to forward but the identity headers): a cached
-	// allow for this exact request, or a path known to match a public route.
-	if g.plainForward {
-		path := req.URL.EscapedPath()
-		if auth := h["Authorization"]; auth != nil {
-			if key := decisionKey(g, req, auth, path); key != "" {
-				c := g.decisions
-				c.mu.Lock()
-				a := c.m[key]
-				c.mu.Unlock()
-				if a != nil && g.policyFile == nil {
-					unix := time.Now().Unix()
-					if unix < a.id.Expires+g.leeway && unix >= a.id.NotBefore-g.leeway && g.staticPolicy == a.policy && unix < a.remintAt && !a.id.KeyRetired() {
-						if a.vSubject != nil {
-							h[g.hSubject] = a.vSubject
-						}
-						if a.vIssuer != nil {
-							h[g.hIssuer] = a.vIssuer
-						}
-						if a.vOrg != nil {
-							h[g.hOrg] = a.vOrg
-						}
-						if a.vRoles != nil {
-							h[g.hRoles] = a.vRoles
-						}
-						if a.vPerms != nil {
-							h[g.hPermissions] = a.vPerms
-						}
-						if a.vAssertion != nil {
-							h[g.hAssertion] = a.vAssertion
-						}
-						g.next.ServeHTTP(rw, req)
-						return
-					}
-				}
-			}
-		} else if c := g.public; c != nil && len(path) <= g.maxPath {
-			key := req.Method + "\x00" + path
-			c.mu.Lock()
-			r := c.m[key]
-			c.mu.Unlock()
-			if r != nil {
-				g.next.ServeHTTP(rw, req)
-				return
-			}
-		}
+	if g.plainForward && warmHit(g, rw, req, h) {
+		return
 	}
 	serve(g, rw, req, override)
 }
@@ -231,9 +187,58 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 			decided = warm(g, req)
 		}
 	}
-	if !decided && !g.authorize(rw, req) {
+	if !decided && !authorize(g, rw, req) {
 		return
 	}
 	forwarded = true
 	g.next.ServeHTTP(rw, req)
+}
+
+// warmHit is the warm path (plainForward): a cached allow for this exact request, or a path known
+// to match a public route. It reports whether it forwarded the request.
+func warmHit(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header) bool {
+	path := req.URL.EscapedPath()
+	if auth := h["Authorization"]; auth != nil {
+		if key := decisionKey(g, req, auth, path); key != "" {
+			c := g.decisions
+			c.mu.Lock()
+			a := c.m[key]
+			c.mu.Unlock()
+			if a != nil && g.policyFile == nil {
+				unix := time.Now().Unix()
+				if unix < a.id.Expires+g.leeway && unix >= a.id.NotBefore-g.leeway && g.staticPolicy == a.policy && unix < a.remintAt && !a.id.KeyRetired() {
+					if a.vSubject != nil {
+						h[g.hSubject] = a.vSubject
+					}
+					if a.vIssuer != nil {
+						h[g.hIssuer] = a.vIssuer
+					}
+					if a.vOrg != nil {
+						h[g.hOrg] = a.vOrg
+					}
+					if a.vRoles != nil {
+						h[g.hRoles] = a.vRoles
+					}
+					if a.vPerms != nil {
+						h[g.hPermissions] = a.vPerms
+					}
+					if a.vAssertion != nil {
+						h[g.hAssertion] = a.vAssertion
+					}
+					g.next.ServeHTTP(rw, req)
+					return true
+				}
+			}
+		}
+	} else if c := g.public; c != nil && len(path) <= g.maxPath {
+		key := req.Method + "\x00" + path
+		c.mu.Lock()
+		r := c.m[key]
+		c.mu.Unlock()
+		if r != nil {
+			g.next.ServeHTTP(rw, req)
+			return true
+		}
+	}
+	return false
 }
