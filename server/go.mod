@@ -13,6 +13,7 @@ require (
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/MicahParks/keyfunc/v3 v3.9.1 // indirect
+	github.com/traefik/paerser v0.2.2 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )
 
