@@ -103,6 +103,28 @@ func byteTable(folded []string, i int) string {
 	return string(t)
 }
 
+// setIdentity writes the identity headers of an allow (the client's copies are already deleted).
+func setIdentity(g *Gatehouse, h http.Header, a *allowed) {
+	if a.vSubject != nil {
+		h[g.hSubject] = a.vSubject
+	}
+	if a.vIssuer != nil {
+		h[g.hIssuer] = a.vIssuer
+	}
+	if a.vOrg != nil {
+		h[g.hOrg] = a.vOrg
+	}
+	if a.vRoles != nil {
+		h[g.hRoles] = a.vRoles
+	}
+	if a.vPerms != nil {
+		h[g.hPermissions] = a.vPerms
+	}
+	if a.vAssertion != nil {
+		h[g.hAssertion] = a.vAssertion
+	}
+}
+
 // forward shapes the request the backend receives, after an allow (a), a public route or a shadow
 // pass-through (a nil or without an org): identity headers from the decision only, the tenant header
 // replaced by the org the decision was made in or removed, and the token removed when forwardToken
@@ -110,24 +132,7 @@ func byteTable(folded []string, i int) string {
 func forward(g *Gatehouse, req *http.Request, a *allowed) {
 	h := req.Header
 	if a != nil {
-		if a.vSubject != nil {
-			h[g.hSubject] = a.vSubject
-		}
-		if a.vIssuer != nil {
-			h[g.hIssuer] = a.vIssuer
-		}
-		if a.vOrg != nil {
-			h[g.hOrg] = a.vOrg
-		}
-		if a.vRoles != nil {
-			h[g.hRoles] = a.vRoles
-		}
-		if a.vPerms != nil {
-			h[g.hPermissions] = a.vPerms
-		}
-		if a.vAssertion != nil {
-			h[g.hAssertion] = a.vAssertion
-		}
+		setIdentity(g, h, a)
 	}
 	if g.tenantHeader != "" {
 		if a != nil && a.vOrg != nil {

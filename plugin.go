@@ -207,24 +207,7 @@ func warmHit(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Hea
 			if a != nil && g.policyFile == nil {
 				unix := time.Now().Unix()
 				if unix < a.id.Expires+g.leeway && unix >= a.id.NotBefore-g.leeway && g.staticPolicy == a.policy && unix < a.remintAt && !a.id.KeyRetired() {
-					if a.vSubject != nil {
-						h[g.hSubject] = a.vSubject
-					}
-					if a.vIssuer != nil {
-						h[g.hIssuer] = a.vIssuer
-					}
-					if a.vOrg != nil {
-						h[g.hOrg] = a.vOrg
-					}
-					if a.vRoles != nil {
-						h[g.hRoles] = a.vRoles
-					}
-					if a.vPerms != nil {
-						h[g.hPermissions] = a.vPerms
-					}
-					if a.vAssertion != nil {
-						h[g.hAssertion] = a.vAssertion
-					}
+					setIdentity(g, h, a)
 					g.next.ServeHTTP(rw, req)
 					return true
 				}

@@ -24,7 +24,7 @@ func TestCandidatesListEveryMatchingRouteMostSpecificFirst(t *testing.T) {
 		path   string
 		want   []string // route indexes as texts, most specific first
 	}{
-		{"a literal org beats the wildcard, which beats the rest wildcard and the root", "GET", "/orgs/acme/w/7", []string{"GET /orgs/acme/w/export deny", "GET /orgs/{org}/w/{id} w:read", "GET /orgs/{org}/{rest...} authenticated", "GET / public"}},
+		{"a literal org beats a literal id, which beats the wildcards and the root", "GET", "/orgs/acme/w/export", []string{"GET /orgs/acme/w/export deny", "GET /orgs/{org}/w/export w:export", "GET /orgs/{org}/w/{id} w:read", "GET /orgs/{org}/{rest...} authenticated", "GET / public"}},
 		{"a literal id beats the wildcard id", "GET", "/orgs/globex/w/export", []string{"GET /orgs/{org}/w/export w:export", "GET /orgs/{org}/w/{id} w:read", "GET /orgs/{org}/{rest...} authenticated", "GET / public"}},
 		{"the exact trailing slash matches only itself and the root", "GET", "/health/", []string{"GET /health/{$} public", "GET / public"}},
 		{"HEAD falls back to the GET routes", "HEAD", "/orgs/x/w/1", []string{"GET /orgs/{org}/w/{id} w:read", "GET /orgs/{org}/{rest...} authenticated", "GET / public"}},
