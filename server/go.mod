@@ -7,13 +7,13 @@ require (
 	github.com/gatehouse-dev/gatehouse/demo v0.0.0
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/mitchellh/mapstructure v1.5.0
+	github.com/traefik/paerser v0.2.2
 	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/MicahParks/keyfunc/v3 v3.9.1 // indirect
-	github.com/traefik/paerser v0.2.2 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )
 

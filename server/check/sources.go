@@ -56,8 +56,8 @@ func Load(path string) ([]Middleware, []Finding, error) {
 			m, f = fromCompose(path, doc)
 		case doc["http"] != nil:
 			m, f = fromFileProvider(path, doc)
-		case doc["kind"] == "Middleware" && doc["spec"] != nil:
-			m, f = fromManifest(path, doc)
+		case doc["apiVersion"] != nil && doc["kind"] != nil:
+			m, f = fromManifest(path, doc) // other kinds (ConfigMap, Secret) carry no middleware
 		default:
 			m, f = fromPlain(path, doc)
 		}
@@ -120,6 +120,9 @@ func fromFileProvider(path string, doc map[string]interface{}) ([]Middleware, []
 
 // fromManifest reads a Traefik Middleware custom resource: spec.plugin.gatehouse.
 func fromManifest(path string, doc map[string]interface{}) ([]Middleware, []Finding) {
+	if doc["kind"] != "Middleware" {
+		return nil, nil
+	}
 	meta, _ := doc["metadata"].(map[string]interface{})
 	name, _ := meta["name"].(string)
 	if ns, _ := meta["namespace"].(string); ns != "" {

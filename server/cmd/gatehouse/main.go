@@ -2,6 +2,8 @@
 //
 //	gatehouse forward-auth --config FILE [--listen ADDR] [--trusted-proxies CIDR,...]
 //	gatehouse assertion-jwks --config FILE [--name NAME]
+//	gatehouse check [--json] FILE...
+//	gatehouse explain --config FILE [--header 'Name: value']... [--token T | --claims JSON (--key PEM | --secret S)] [--json] METHOD URL
 //
 // Exit status: 0 on success, 1 when the configuration is refused or the server fails, 2 for a
 // usage error (the convention of go vet).
@@ -21,6 +23,8 @@ const usage = `usage: gatehouse COMMAND [ARGUMENTS]
 Commands:
   forward-auth     answer auth requests from nginx, Caddy, Envoy or Traefik with the plugin's decisions
   assertion-jwks   print the key set that verifies the gateway's signed identity assertions
+  check            review configuration files (labels, file provider, policy) and report every problem
+  explain          show step by step how Gatehouse decides one request, and what the backend receives
 
 Run "gatehouse COMMAND --help" for a command's options.
 `
@@ -39,6 +43,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return forwardauth.Command(ctx, args[1:], stderr)
 	case "assertion-jwks":
 		return assertionJWKS(ctx, args[1:], stdout, stderr)
+	case "check":
+		return checkCommand(args[1:], stdout, stderr)
+	case "explain":
+		return explainCommand(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
