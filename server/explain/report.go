@@ -145,16 +145,13 @@ func (e *Explainer) steps(r *Report, req *http.Request) int {
 	if id == nil {
 		return status
 	}
-	_, vals := e.routes.Match(req.Method, segs)
-	target := e.tenant.Locate(req, route, segs, vals)
-	pol := e.policy
-	if e.file != nil {
-		pol = e.file.Current(time.Now())
-	}
-	x := policy.Explain(pol, e.trust, id, route, target)
-	r.Decision = &DecisionStep{Tenant: e.tenant.Mode(), Guard: x.Guard, Org: x.Org, Permission: x.Permission, Sources: x.Sources,
-		Roles: x.Roles, Permissions: x.Permissions, Allow: x.Allow, Reason: x.Reason, Shadow: e.shadow}
-	if x.Allow || e.shadow {
+	_, vals := e.engine.Routes.Match(req.Method, segs)
+	target := e.engine.Tenant.Locate(req, route, segs, vals)
+	pol := e.engine.Policy(time.Now())
+	x := policy.Explain(pol, e.engine.Options, id, route, target)
+	r.Decision = &DecisionStep{Tenant: e.engine.Tenant.Mode(), Guard: x.Guard, Org: x.Org, Permission: x.Permission, Sources: x.Sources,
+		Roles: x.Roles, Permissions: x.Permissions, Allow: x.Allow, Reason: x.Reason, Shadow: e.engine.Shadow}
+	if x.Allow || e.engine.Shadow {
 		return 0
 	}
 	return 403
@@ -162,10 +159,10 @@ func (e *Explainer) steps(r *Report, req *http.Request) int {
 
 // routeStep records the matched route and the candidates it beat; it returns the route in force.
 func (e *Explainer) routeStep(r *Report, method string, segs []string) *matcher.Route {
-	list := e.routes.Candidates(method, segs)
+	list := e.engine.Routes.Candidates(method, segs)
 	if len(list) == 0 {
-		r.Route = &RouteStep{Matched: e.unmatched.Text, Requirement: e.unmatched.Requirement, Unmatched: true}
-		return e.unmatched
+		r.Route = &RouteStep{Matched: e.engine.Unmatched.Text, Requirement: e.engine.Unmatched.Requirement, Unmatched: true}
+		return e.engine.Unmatched
 	}
 	win := list[0]
 	r.Route = &RouteStep{Matched: "routes[" + strconv.Itoa(win.Index) + "] " + win.Text, Requirement: win.Requirement}
@@ -207,10 +204,10 @@ func failedCheck(err error) int {
 // tokenStep extracts and verifies the token; it returns the identity, or nil and the status.
 func (e *Explainer) tokenStep(r *Report, req *http.Request) (*tokens.Identity, int) {
 	r.Token = &TokenStep{}
-	token, err := tokens.Extract(req, e.sources)
+	token, err := tokens.Extract(req, e.engine.Sources)
 	var id *tokens.Identity
 	if err == nil {
-		id, err = e.verifier.Verify(token)
+		id, err = e.engine.Verifier.Verify(token)
 	}
 	failed := len(checkNames)
 	if err != nil {
