@@ -103,6 +103,32 @@ func byteTable(folded []string, i int) string {
 	return string(t)
 }
 
+// stripTrailers applies the header rule to the trailers a client declared: a trailer reaches the
+// backend after the body, and a backend that merges trailers into its headers would read a
+// client's X-Auth-Subject there. Every protected name (identity, tenant, override) is removed, from
+// the trailer map and from the Trailer header that announces it.
+func stripTrailers(g *Gatehouse, req *http.Request) {
+	p := g.protect
+	removed := false
+	for name := range req.Trailer {
+		f := headerFold.Replace(name)
+		if strings.HasPrefix(f, p.prefix) || p.exact[f] != 0 {
+			delete(req.Trailer, name)
+			removed = true
+		}
+	}
+	if removed {
+		var keep []string
+		for name := range req.Trailer {
+			keep = append(keep, name)
+		}
+		delete(req.Header, "Trailer")
+		if len(keep) > 0 {
+			req.Header["Trailer"] = []string{strings.Join(keep, ", ")}
+		}
+	}
+}
+
 // setIdentity writes the identity headers of an allow (the client's copies are already deleted).
 func setIdentity(g *Gatehouse, h http.Header, a *allowed) {
 	if a.vSubject != nil {

@@ -150,6 +150,9 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			}
 		}
 	}
+	if req.Trailer != nil {
+		stripTrailers(g, req)
+	}
 	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(h["Content-Type"])) {
 		serve(g, rw, req, override)
 		return

@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -303,6 +305,34 @@ func TestTheAuditReasonNamesTheRefusedClaim(t *testing.T) {
 			lines := captureStderr(t, func() { serve(h, request{path: "/orgs/acme/workflows", token: tok}) })
 			if len(lines) != 1 || !strings.Contains(lines[0], `claim \"sub\"`) {
 				t.Fatalf("audit lines %q", lines)
+			}
+		})
+	}
+}
+
+func TestTrailersNeverCarryIdentity(t *testing.T) {
+	for _, l := range loaders(t) {
+		l := l
+		t.Run(l.Name()+"/declared trailers with protected names are removed before the request goes on", func(t *testing.T) {
+			var got http.Header
+			h, err := l.New(context.Background(), http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = r.Trailer.Clone() }),
+				workflowsConfig(t), "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := request{path: "/healthz"}.build()
+			req.Trailer = http.Header{"X-Auth-Subject": nil, "X_Auth_Roles": nil, "X-Http-Method-Override": nil, "X-Checksum": nil}
+			req.Header.Set("Trailer", "X-Auth-Subject, X_Auth_Roles, X-Http-Method-Override, X-Checksum")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != 200 {
+				t.Fatalf("status %d", rec.Code)
+			}
+			if _, ok := got["X-Checksum"]; len(got) != 1 || !ok {
+				t.Errorf("trailers the backend is announced: %v, want only X-Checksum", got)
+			}
+			if req.Header.Get("Trailer") != "X-Checksum" {
+				t.Errorf("Trailer header %q", req.Header.Get("Trailer"))
 			}
 		})
 	}
