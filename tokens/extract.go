@@ -204,13 +204,30 @@ func Remove(req *http.Request, sources []Source) {
 			removeCookie(req, src.Name)
 		case "query":
 			if values, _ := queryValues(req.URL.RawQuery, src.Name); len(values) > 0 {
-				q := req.URL.Query()
-				q.Del(src.Name)
-				req.URL.RawQuery = q.Encode()
+				req.URL.RawQuery = withoutParam(req.URL.RawQuery, src.Name)
 				req.RequestURI = req.URL.RequestURI()
 			}
 		}
 	}
+}
+
+// withoutParam removes every name=value pair whose decoded name is name and keeps every other byte of
+// the query as the client sent it (no re-encoding, no reordering: the backend reads the rest of the
+// query exactly as it was).
+func withoutParam(rawQuery, name string) string {
+	pairs := strings.Split(rawQuery, "&")
+	kept := pairs[:0]
+	for _, pair := range pairs {
+		key := pair
+		if i := strings.IndexByte(pair, '='); i >= 0 {
+			key = pair[:i]
+		}
+		if k, err := url.QueryUnescape(key); err == nil && k == name {
+			continue
+		}
+		kept = append(kept, pair)
+	}
+	return strings.Join(kept, "&")
 }
 
 func removeCookie(req *http.Request, name string) {

@@ -237,6 +237,16 @@ func tokenCases() []tokenCase {
 					t.Errorf("backend URL %q, want /x?a=1", b.url)
 				}
 			}},
+		tokenCase{name: "forwardToken false removes a query token and leaves the rest of the query byte for byte", want: 200,
+			config: baseConfig("forwardToken", "false", "tokenSources", "query:access_token"),
+			req: func(t testing.TB) request {
+				return request{path: "/x?b=2&access_token=" + mint(t, "ES256", claims("alice", "acme", nil, nil), nil) + "&a=1&tags=x&tags=y"}
+			},
+			check: func(t testing.TB, _ *httptest.ResponseRecorder, b *backend) {
+				if b.url != "/x?b=2&a=1&tags=x&tags=y" {
+					t.Errorf("backend URL %q, want /x?b=2&a=1&tags=x&tags=y", b.url)
+				}
+			}},
 		tokenCase{name: "nested claims are read through dotted paths", want: 200,
 			config: baseConfig("claims", map[string]interface{}{"roles": "realm_access.roles", "org": "tenant.id"}),
 			req:    withClaims(jwt.MapClaims{"realm_access": map[string]interface{}{"roles": []string{"viewer"}}, "tenant": map[string]interface{}{"id": "acme"}}),
