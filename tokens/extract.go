@@ -230,19 +230,38 @@ func withoutParam(rawQuery, name string) string {
 	return strings.Join(kept, "&")
 }
 
+// removeCookie removes every cookie pair named name from the Cookie header lines and keeps every other
+// pair as the client sent it (invalid pairs and quoting included: the backend reads the rest as it was).
 func removeCookie(req *http.Request, name string) {
-	cookies := req.Cookies()
-	var kept []string
-	for _, c := range cookies {
-		if c.Name != name {
-			kept = append(kept, c.Name+"="+c.Value)
-		}
-	}
-	if len(kept) == len(cookies) {
+	lines := req.Header["Cookie"]
+	if len(lines) == 0 {
 		return
 	}
-	req.Header.Del("Cookie")
-	if len(kept) > 0 {
-		req.Header.Set("Cookie", strings.Join(kept, "; "))
+	var out []string
+	removed := false
+	for _, line := range lines {
+		var kept []string
+		for _, pair := range strings.Split(line, ";") {
+			n := pair
+			if i := strings.IndexByte(pair, '='); i >= 0 {
+				n = pair[:i]
+			}
+			if strings.TrimSpace(n) == name {
+				removed = true
+				continue
+			}
+			kept = append(kept, strings.TrimSpace(pair))
+		}
+		if len(kept) > 0 {
+			out = append(out, strings.Join(kept, "; "))
+		}
 	}
+	if !removed {
+		return
+	}
+	if len(out) == 0 {
+		delete(req.Header, "Cookie")
+		return
+	}
+	req.Header["Cookie"] = out
 }
