@@ -7,7 +7,8 @@
 //
 // The functions of this package read files relative to the working directory, as Traefik
 // resolves settingsFile and policyFile; they are safe for concurrent use only if the working
-// directory does not change.
+// directory does not change. Files writes the ConfigMap content it hands to New to a temporary
+// directory it removes before returning.
 package check
 
 import (
@@ -27,18 +28,23 @@ const (
 	Warning = "warning"
 )
 
-// Location says where a finding is: the file, the compose service, the middleware and the option
+// Location says where a finding is: the file, the object of a manifest holding the content
+// ("ConfigMap gatehouse-policy, policy.yaml"), the compose service, the middleware and the option
 // (`routes[3] "GET /x x:read"`, `roles.viewer`, `mode`). Empty fields do not apply.
 type Location struct {
 	File       string `json:"file"`
+	Object     string `json:"object,omitempty"`
 	Service    string `json:"service,omitempty"`
 	Middleware string `json:"middleware,omitempty"`
 	Option     string `json:"option,omitempty"`
 }
 
-// String formats the location as "FILE: service S: middleware M: OPTION".
+// String formats the location as "FILE: OBJECT: service S: middleware M: OPTION".
 func (l Location) String() string {
 	parts := []string{l.File}
+	if l.Object != "" {
+		parts = append(parts, l.Object)
+	}
 	if l.Service != "" {
 		parts = append(parts, "service "+l.Service)
 	}
@@ -67,20 +73,43 @@ func (f Finding) String() string {
 
 // Files checks every middleware of every file, in order. Permissions and roles a policy declares
 // count as used when any middleware of these files that shares the policy needs them, so pass
-// every file that uses a shared policy in one call. The error is only ErrUnreadable.
+// every file that uses a shared policy in one call. A Kubernetes Middleware's secret references
+// (urn:k8s:secret:NAME:KEY) and its policyFile or settingsFile missing on disk are resolved from
+// the Secrets and ConfigMaps of these files. The error is only ErrUnreadable.
 func Files(paths []string) ([]Finding, error) {
-	var all []Finding
-	uses := map[string]*policyUse{}
-	var order []string
+	type loaded struct {
+		mws      []Middleware
+		findings []Finding
+	}
+	files := make([]loaded, 0, len(paths))
+	b := &binder{}
 	for _, path := range paths {
-		mws, findings, err := Load(path)
+		mws, findings, objects, err := load(path)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, findings...)
-		for _, m := range mws {
+		files = append(files, loaded{mws: mws, findings: findings})
+		b.objects = append(b.objects, objects...)
+	}
+	if len(b.objects) > 0 {
+		if dir, err := os.MkdirTemp("", "gatehouse-check-"); err == nil {
+			b.dir = dir
+			defer os.RemoveAll(dir)
+		}
+	}
+	var all []Finding
+	uses := map[string]*policyUse{}
+	var order []string
+	for _, f := range files {
+		all = append(all, f.findings...)
+		for _, m := range f.mws {
+			m, bd := b.bind(m)
+			if m.Config == nil {
+				all = append(all, bd.apply(bd.findings)...)
+				continue
+			}
 			r := Check(m)
-			all = append(all, r.Findings...)
+			all = append(all, bd.apply(append(bd.findings, r.Findings...))...)
 			if r.policy == nil {
 				continue
 			}
@@ -128,7 +157,15 @@ func Check(m Middleware) Review {
 type resolved struct {
 	m    Middleware
 	cfg  *gatehouse.Config
-	from map[string]string // lower-case option ("mode", "assertion.key") → the settings file it came from
+	from map[string]Location // lower-case option ("mode", "assertion.key") → the settings file it came from
+}
+
+// fileLoc returns where a file's content is: the ConfigMap key check wrote it from, or the file.
+func (r *resolved) fileLoc(path string) Location {
+	if loc, ok := r.m.files[path]; ok {
+		return loc
+	}
+	return Location{File: path}
 }
 
 // resolve applies the settings file to a copy of the configuration as New does: an option the
@@ -136,7 +173,7 @@ type resolved struct {
 // settings file New refuses is simply not applied here.
 func resolve(m Middleware) *resolved {
 	c := *m.Config
-	r := &resolved{m: m, cfg: &c, from: map[string]string{}}
+	r := &resolved{m: m, cfg: &c, from: map[string]Location{}}
 	if c.SettingsFile == "" {
 		return r
 	}
@@ -148,11 +185,11 @@ func resolve(m Middleware) *resolved {
 	if err != nil {
 		return r
 	}
-	fillUnset(reflect.ValueOf(&c).Elem(), reflect.ValueOf(s).Elem(), "", c.SettingsFile, r.from)
+	fillUnset(reflect.ValueOf(&c).Elem(), reflect.ValueOf(s).Elem(), "", r.fileLoc(c.SettingsFile), r.from)
 	return r
 }
 
-func fillUnset(dst, src reflect.Value, prefix, file string, from map[string]string) {
+func fillUnset(dst, src reflect.Value, prefix string, file Location, from map[string]Location) {
 	t := dst.Type()
 	for i := 0; i < t.NumField(); i++ {
 		name := t.Field(i).Name
@@ -181,8 +218,9 @@ func (r *resolved) at(option string) Location {
 	if i := strings.IndexAny(key, "[ "); i >= 0 {
 		key = key[:i]
 	}
-	if f := r.from[key]; f != "" {
-		loc = Location{File: f, Middleware: loc.Middleware, Option: option}
+	if f, ok := r.from[key]; ok {
+		loc = f
+		loc.Middleware, loc.Option = r.m.Location.Middleware, option
 	}
 	return loc
 }
@@ -208,11 +246,13 @@ func newErrors(r *resolved, err error) []Finding {
 		switch {
 		case where == "settingsFile":
 			if k, rest, ok := cutKey(msg); ok {
-				loc = Location{File: r.cfg.SettingsFile, Middleware: loc.Middleware, Option: k}
+				loc = r.fileLoc(r.cfg.SettingsFile)
+				loc.Middleware, loc.Option = r.m.Location.Middleware, k
 				msg = rest
 			}
 		case where == "policyFile" && strings.HasPrefix(msg, "policy: ") && r.cfg.PolicyFile != "":
-			loc = Location{File: r.cfg.PolicyFile, Middleware: loc.Middleware}
+			loc = r.fileLoc(r.cfg.PolicyFile)
+			loc.Middleware = r.m.Location.Middleware
 			msg = strings.TrimPrefix(msg, "policy: ")
 			if k, rest, ok := cutKey(msg); ok {
 				loc.Option, msg = k, rest

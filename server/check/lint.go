@@ -147,12 +147,15 @@ func loadPolicy(r *resolved) *policySource {
 			return nil
 		}
 		data = b
-		src.loc = Location{File: c.PolicyFile}
+		src.loc = r.fileLoc(c.PolicyFile)
 		abs, err := filepath.Abs(c.PolicyFile)
 		if err != nil {
 			abs = c.PolicyFile
 		}
 		src.key = "file\x00" + abs
+		if src.loc.Object != "" {
+			src.key = "object\x00" + src.loc.File + "\x00" + src.loc.Object
+		}
 	default:
 		return nil
 	}

@@ -29,25 +29,36 @@ type Middleware struct {
 	Name     string // the name Traefik passes to New: "workflows-gatehouse@docker"
 	Location Location
 	Config   *gatehouse.Config
+
+	raw       map[string]interface{} // a manifest's options, before Secrets and ConfigMaps are bound
+	namespace string                 // a manifest's metadata.namespace
+	files     map[string]Location    // files check wrote for ConfigMap keys → where their content is
 }
 
 // Load reads a Traefik dynamic configuration (file provider, YAML), a compose file with labels,
 // a Kubernetes Middleware manifest or a plain Gatehouse YAML file, and returns every gatehouse
 // middleware in it. Problems decoding a readable file are findings; err is only ErrUnreadable.
 func Load(path string) ([]Middleware, []Finding, error) {
+	mws, findings, _, err := load(path)
+	return mws, findings, err
+}
+
+// load is Load that also returns the Secrets and ConfigMaps of a manifest.
+func load(path string) ([]Middleware, []Finding, []*object, error) {
 	if strings.EqualFold(filepath.Ext(path), ".toml") {
-		return nil, nil, fmt.Errorf("%w %s: TOML is not supported, write the dynamic configuration in YAML", ErrUnreadable, path)
+		return nil, nil, nil, fmt.Errorf("%w %s: TOML is not supported, write the dynamic configuration in YAML", ErrUnreadable, path)
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
 	}
 	docs, err := documents(data)
 	if err != nil {
-		return nil, []Finding{malformed(Location{File: path}, err.Error())}, nil
+		return nil, []Finding{malformed(Location{File: path}, err.Error())}, nil, nil
 	}
 	var mws []Middleware
 	var findings []Finding
+	var objects []*object
 	for _, doc := range docs {
 		var m []Middleware
 		var f []Finding
@@ -57,18 +68,21 @@ func Load(path string) ([]Middleware, []Finding, error) {
 		case doc["http"] != nil:
 			m, f = fromFileProvider(path, doc)
 		case doc["apiVersion"] != nil && doc["kind"] != nil:
-			m, f = fromManifest(path, doc) // other kinds (ConfigMap, Secret) carry no middleware
+			m, f = fromManifest(path, doc) // other kinds carry no middleware
+			if o := objectOf(path, doc); o != nil {
+				objects = append(objects, o)
+			}
 		default:
 			m, f = fromPlain(path, doc)
 		}
 		mws = append(mws, m...)
 		findings = append(findings, f...)
 	}
-	if len(mws) == 0 && len(findings) == 0 {
+	if len(mws) == 0 && len(findings) == 0 && len(objects) == 0 { // Secrets and ConfigMaps serve manifests of the run
 		findings = append(findings, Finding{Severity: Warning, Code: "no-middleware", Location: Location{File: path},
 			Message: "no gatehouse middleware found (no plugin.gatehouse under a middleware)"})
 	}
-	return mws, findings, nil
+	return mws, findings, objects, nil
 }
 
 // documents decodes every YAML document of a file (manifests often hold several).
@@ -125,14 +139,19 @@ func fromManifest(path string, doc map[string]interface{}) ([]Middleware, []Find
 	}
 	meta, _ := doc["metadata"].(map[string]interface{})
 	name, _ := meta["name"].(string)
-	if ns, _ := meta["namespace"].(string); ns != "" {
+	ns, _ := meta["namespace"].(string)
+	if ns != "" {
 		name = ns + "-" + name
 	}
 	conf, ok := pluginConf(doc["spec"])
 	if !ok {
 		return nil, nil
 	}
-	return decodeOne(Location{File: path, Middleware: name}, name+"@kubernetescrd", conf)
+	mws, findings := decodeOne(Location{File: path, Middleware: name}, name+"@kubernetescrd", conf)
+	for i := range mws {
+		mws[i].raw, mws[i].namespace = conf, ns
+	}
+	return mws, findings // bound again by Files to the Secrets and ConfigMaps of the run
 }
 
 // pluginConf returns the gatehouse plugin's options under a middleware (plugin keys match
