@@ -37,6 +37,7 @@ const assertionDefault = true
 type Config struct {
 	GatewayAddr, IssuerAddr, WorkflowsAddr string
 	Assertion                              bool
+	Traefik                                string // path of a Traefik binary to run as the gateway ("": the Yaegi stand-in)
 }
 
 // Demo is a running no-Docker demo.
@@ -45,9 +46,11 @@ type Demo struct {
 	PluginRoot                          string
 	Middlewares                         []string
 	Issuer                              *issuer.Issuer
-	Assertion                           bool // the workflows API requires the gateway's assertion
+	Assertion                           bool   // the workflows API requires the gateway's assertion
+	TraefikLog                          string // with a real Traefik: its log (audit lines included)
 	servers                             []*http.Server
 	listeners                           []net.Listener
+	cleanup                             []func()
 	stop                                context.CancelFunc
 }
 
@@ -98,6 +101,22 @@ func (d *Demo) start(ctx context.Context, cfg Config, root string) error {
 		if err := api.RequireAssertion(ctx, c); err != nil {
 			return err
 		}
+	}
+	if cfg.Traefik != "" {
+		labels, err := ComposeLabels(filepath.Join(root, "demo", "compose.yaml"), "workflows")
+		if err != nil {
+			return err
+		}
+		names, confs, err := routerMiddlewares(labels, "workflows")
+		if err != nil {
+			return err
+		}
+		d.Middlewares = names
+		d.serve(issuerLn, iss.Handler())
+		d.serve(workflowsLn, api.Handler())
+		addr := gatewayLn.Addr().String()
+		gatewayLn.Close() // Traefik binds it
+		return d.startTraefik(cfg.Traefik, addr, root, names, confs)
 	}
 	gateway, err := d.gateway(filepath.Join(root, "demo", "compose.yaml"))
 	if err != nil {
@@ -157,6 +176,9 @@ func (d *Demo) Close() {
 	}
 	for _, ln := range d.listeners {
 		ln.Close()
+	}
+	for i := len(d.cleanup) - 1; i >= 0; i-- {
+		d.cleanup[i]()
 	}
 	if d.stop != nil {
 		d.stop()

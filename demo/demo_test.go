@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,6 +25,29 @@ func TestWalkthrough(t *testing.T) {
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestWalkthroughThroughRealTraefik runs the same walkthrough with a real Traefik binary as the
+// gateway (go run . -traefik PATH), when GATEHOUSE_TRAEFIK names one: Traefik loads the plugin from
+// this checkout with its own Yaegi. CI has no Traefik binary (no Docker, no download), so it skips
+// there; run it with GATEHOUSE_TRAEFIK=/path/to/traefik go -C demo test -run RealTraefik .
+func TestWalkthroughThroughRealTraefik(t *testing.T) {
+	bin := os.Getenv("GATEHOUSE_TRAEFIK")
+	if bin == "" {
+		t.Skip("set GATEHOUSE_TRAEFIK to a Traefik binary to run the walkthrough through it")
+	}
+	d, err := Start(Config{GatewayAddr: "127.0.0.1:0", IssuerAddr: "127.0.0.1:0", WorkflowsAddr: "127.0.0.1:0", Assertion: assertionDefault, Traefik: bin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var out bytes.Buffer
+	err = Walkthrough(&out, d)
+	t.Log("\n" + out.String())
+	if err != nil {
+		log, _ := os.ReadFile(d.TraefikLog)
+		t.Fatalf("%v\nTraefik's log:\n%s", err, lastLines(string(log), 30))
 	}
 }
 

@@ -5,6 +5,7 @@
 //	go -C demo run .               # start and keep serving
 //	go -C demo run . -walkthrough  # start, run the walkthrough, print it, exit non-zero on a surprise
 //	go -C demo run . -assertion    # the workflows API requires the gateway's signed X-Auth-Assertion
+//	go -C demo run . -traefik PATH # a real Traefik binary as the gateway instead of the Yaegi stand-in
 package main
 
 import (
@@ -21,6 +22,7 @@ func main() {
 	flag.StringVar(&cfg.IssuerAddr, "issuer", "127.0.0.1:9000", "demo issuer listen address")
 	flag.StringVar(&cfg.WorkflowsAddr, "workflows", "127.0.0.1:9001", "workflows API listen address")
 	walk := flag.Bool("walkthrough", false, "run the walkthrough against the demo, print it and exit")
+	flag.StringVar(&cfg.Traefik, "traefik", "", "path of a Traefik binary to run as the gateway, with compose.yaml's static options and its labels as a file-provider configuration (default: the Yaegi stand-in)")
 	flag.BoolVar(&cfg.Assertion, "assertion", assertionDefault, "the workflows API requires the gateway's signed X-Auth-Assertion (verified against "+AssertionJWKSPath+" on the gateway)")
 	flag.Parse()
 
@@ -30,8 +32,13 @@ func main() {
 		os.Exit(1)
 	}
 	defer d.Close()
-	fmt.Printf("Gatehouse demo (no Docker): Gatehouse loaded through Yaegi from %s\n", d.PluginRoot)
-	fmt.Printf("  gateway (Traefik stand-in)  %s   middleware %v from compose.yaml labels\n", d.GatewayURL, d.Middlewares)
+	if cfg.Traefik != "" {
+		fmt.Printf("Gatehouse demo (no Docker): Gatehouse loaded by %s from %s\n", cfg.Traefik, d.PluginRoot)
+		fmt.Printf("  gateway (real Traefik)      %s   middleware %v from compose.yaml labels (jwksURL: the local issuer; log %s)\n", d.GatewayURL, d.Middlewares, d.TraefikLog)
+	} else {
+		fmt.Printf("Gatehouse demo (no Docker): Gatehouse loaded through Yaegi from %s\n", d.PluginRoot)
+		fmt.Printf("  gateway (Traefik stand-in)  %s   middleware %v from compose.yaml labels\n", d.GatewayURL, d.Middlewares)
+	}
 	fmt.Printf("  demo issuer                 %s   (iss %s)\n", d.IssuerURL, IssuerName)
 	fmt.Printf("  workflows API (private)     %s\n", d.WorkflowsURL)
 	if d.Assertion {
