@@ -29,6 +29,7 @@ type allowed struct {
 
 	vAssertion []string // the signed assertion, nil without one
 	remintAt   int64    // Unix seconds from which a replay must mint a fresh assertion
+	retired    *int32   // the verifying key's retired flag (tokens.Identity.RetiredFlag); never nil in the cache
 }
 
 // Bounds of one decision-cache entry: the key is at most a method, a path of maxPathLength, a tenant
@@ -61,6 +62,9 @@ func newDecisionCache(max int, maxBytes int64) *decisionCache {
 }
 
 func (c *decisionCache) put(key string, a *allowed) {
+	if a.retired = a.id.RetiredFlag(); a.retired == nil {
+		return // an identity without a key is never replayed
+	}
 	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + a.id.Bytes() + entryOverhead
 	if a.cost > c.maxBytes {
 		return

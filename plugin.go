@@ -11,7 +11,10 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tokens"
 )
 
 // Config is the middleware configuration. Traefik decodes it with mapstructure from labels or the
@@ -200,31 +203,80 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 // warmHit is the warm path (plainForward): a cached allow for this exact request, or a path known
 // to match a public route. It reports whether it forwarded the request.
 func warmHit(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header) bool {
-	path := req.URL.EscapedPath()
 	if auth := h["Authorization"]; auth != nil {
-		if key := decisionKey(g, req, auth, path); key != "" {
-			c := g.decisions
-			c.mu.Lock()
-			a := c.m[key]
-			c.mu.Unlock()
-			if a != nil && g.policyFile == nil {
-				unix := time.Now().Unix()
-				if unix < a.id.Expires+g.leeway && unix >= a.id.NotBefore-g.leeway && g.staticPolicy == a.policy && unix < a.remintAt && !a.id.KeyRetired() {
-					setIdentity(g, h, a)
-					g.next.ServeHTTP(rw, req)
-					return true
-				}
-			}
-		}
-	} else if c := g.public; c != nil && len(path) <= g.maxPath {
-		key := req.Method + "\x00" + path
-		c.mu.Lock()
-		r := c.m[key]
-		c.mu.Unlock()
-		if r != nil {
-			g.next.ServeHTTP(rw, req)
-			return true
-		}
+		return warmDecision(g, rw, req, h, auth)
 	}
-	return false
+	return warmPublic(g, rw, req)
+}
+
+// warmDecision replays a cached allow for this exact request (decisionKey inline for plainForward's
+// case: one Bearer header, no tenant header). Its own function: under Yaegi a call reserves the
+// whole frame, and public requests need none of this.
+func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, auth []string) bool {
+	if len(auth) != 1 {
+		return false
+	}
+	v := auth[0]
+	path := req.URL.EscapedPath()
+	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || v[6] != ' ' || !strings.EqualFold(v[:6], "bearer") ||
+		len(path) > g.maxPath || len(req.Method) > maxMethodKey || (g.tenantByHost && len(req.Host) > maxTenantKey) {
+		return false
+	}
+	tenant := ""
+	if g.tenantByHost {
+		tenant = req.Host
+	}
+	key := req.Method + "\x00" + path + "\x00" + tenant + "\x00" + v[7:]
+	c := g.decisions
+	c.mu.Lock()
+	a := c.m[key]
+	c.mu.Unlock()
+	if a == nil || g.policyFile != nil {
+		return false
+	}
+	unix := time.Now().Unix()
+	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || g.staticPolicy != a.policy || unix >= a.remintAt || atomic.LoadInt32(a.retired) != 0 {
+		return false
+	}
+	if a.vSubject != nil {
+		h[g.hSubject] = a.vSubject
+	}
+	if a.vIssuer != nil {
+		h[g.hIssuer] = a.vIssuer
+	}
+	if a.vOrg != nil {
+		h[g.hOrg] = a.vOrg
+	}
+	if a.vRoles != nil {
+		h[g.hRoles] = a.vRoles
+	}
+	if a.vPerms != nil {
+		h[g.hPermissions] = a.vPerms
+	}
+	if a.vAssertion != nil {
+		h[g.hAssertion] = a.vAssertion
+	}
+	g.next.ServeHTTP(rw, req)
+	return true
+}
+
+// warmPublic forwards a request whose method and path matched a public route before.
+func warmPublic(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
+	c := g.public
+	if c == nil {
+		return false
+	}
+	path := req.URL.EscapedPath()
+	if len(path) > g.maxPath {
+		return false
+	}
+	key := req.Method + "\x00" + path
+	c.mu.Lock()
+	r := c.m[key]
+	c.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	g.next.ServeHTTP(rw, req)
+	return true
 }

@@ -48,6 +48,17 @@ type Assignment struct {
 // Yaegi makes each one cost several plain calls.
 func (id *Identity) KeyRetired() bool { return id.key == nil || atomic.LoadInt32(&id.key.retired) != 0 }
 
+// RetiredFlag returns the flag that a key-set refresh sets (to non-zero) when the key that verified
+// this identity leaves its set, for callers that check it on a hot path with one atomic load
+// (under Yaegi a method call costs several times that). Nil for an identity without a key: such an
+// identity counts as retired.
+func (id *Identity) RetiredFlag() *int32 {
+	if id.key == nil {
+		return nil
+	}
+	return &id.key.retired
+}
+
 // withDefaults returns n with the single-claim defaults filled in (roles and permissions keep ""
 // to select their fallback chains).
 func (n ClaimNames) withDefaults() ClaimNames {
