@@ -211,7 +211,8 @@ func warmHit(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Hea
 
 // warmDecision replays a cached allow for this exact request (decisionKey inline for plainForward's
 // case: one Bearer header, no tenant header). Its own function: under Yaegi a call reserves the
-// whole frame, and public requests need none of this.
+// whole frame, and public requests need none of this. The header writes repeat setIdentity's on
+// purpose: the call costs this path about a fifth of its time under Yaegi.
 func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, auth []string) bool {
 	if len(auth) != 1 {
 		return false
