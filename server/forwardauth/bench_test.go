@@ -12,8 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -134,7 +132,7 @@ func checkAllowed(b *testing.B, w *statusWriter) {
 // goroutines share b.N requests over one transport keeping 16 idle connections; every answer must be
 // 200.
 func BenchmarkThroughNginx(b *testing.B) {
-	requireToolB(b, "nginx")
+	requireTool(b, "nginx")
 	f := newESFixture(b)
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Auth-Subject") != "" {
@@ -194,83 +192,30 @@ func BenchmarkThroughNginx(b *testing.B) {
 	}
 }
 
-// requireToolB is requireTool for a benchmark: skip when the program is missing, fail in CI.
-func requireToolB(b *testing.B, name string) {
-	b.Helper()
-	_, err := exec.LookPath(name)
-	if err == nil && name == "nginx" {
-		_, err = os.Stat(headersMoreModule)
-	}
-	if err != nil {
-		msg := name + " is not installed (" + err.Error() + "): apt-get install -y nginx libnginx-mod-http-headers-more-filter"
-		if os.Getenv("CI") == "true" {
-			b.Fatal(msg)
-		}
-		b.Skip(msg)
-	}
-}
-
 // startBenchNginx runs nginx with the proxies test's configuration plus a second server block
 // proxying straight to the backend, until the benchmark ends. It returns the direct and the
 // forward-auth base URLs.
 func startBenchNginx(b *testing.B, gatehousePort, backendPort string) (string, string) {
 	dir := b.TempDir()
-	port, directPort := freePortB(b), freePortB(b)
+	port, directPort := freePort(b), freePort(b)
 	conf := strings.NewReplacer("{{DIR}}", dir, "{{PORT}}", port, "{{GATEHOUSE}}", gatehousePort, "{{BACKEND}}", backendPort,
 		"{{MODULE}}", headersMoreModule).Replace(nginxConf)
 	end := strings.LastIndex(conf, "}")
 	conf = conf[:end] + "  server {\n    listen 127.0.0.1:" + directPort + ";\n    location / { proxy_pass http://workflows; }\n  }\n" + conf[end:]
 	conf = strings.Replace(conf, "worker_connections 64;", "worker_connections 1024;", 1)
 	writeFile(b, dir, "nginx.conf", conf)
-	logPath := filepath.Join(dir, "nginx.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command("nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	b.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		logf.Close()
-	})
-	for _, p := range []string{port, directPort} {
-		waitListening(b, p, exited, logPath)
-	}
-	return "http://127.0.0.1:" + directPort, "http://127.0.0.1:" + port
-}
-
-func waitListening(b *testing.B, port string, exited chan struct{}, logPath string) {
+	start(b, dir, port, "nginx", "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+directPort, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			out, _ := os.ReadFile(logPath)
-			b.Fatalf("nginx exited at start:\n%s", out)
-		case <-time.After(50 * time.Millisecond):
+			break
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("nginx did not listen on %s within 10s", port)
+			b.Fatalf("nginx did not listen on %s within 10s", directPort)
 		}
+		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePortB(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return portOf(ln.Addr().String())
+	return "http://127.0.0.1:" + directPort, "http://127.0.0.1:" + port
 }

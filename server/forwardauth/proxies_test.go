@@ -28,7 +28,7 @@ const headersMoreModule = "/usr/lib/nginx/modules/ngx_http_headers_more_filter_m
 
 // requireTool returns the path of a program the test needs. In CI (CI=true) a missing program
 // fails the test; on a developer's machine it skips it.
-func requireTool(t *testing.T, name string) string {
+func requireTool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err == nil && name == "nginx" {
@@ -75,7 +75,7 @@ func (b *recordingBackend) port() string { return portOf(b.srv.URL) }
 
 func portOf(url string) string { return url[strings.LastIndexByte(url, ':')+1:] }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func freePort(t *testing.T) string {
 }
 
 // start runs a proxy until the test ends and waits until it accepts connections on port.
-func start(t *testing.T, dir, port string, name string, args ...string) {
+func start(t testing.TB, dir, port string, name string, args ...string) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
