@@ -4,6 +4,7 @@
 //	gatehouse assertion-jwks --config FILE [--name NAME]
 //	gatehouse check [--json] FILE...
 //	gatehouse explain --config FILE [--header 'Name: value']... [--token T | --claims JSON (--key PEM | --secret S)] [--json] METHOD URL
+//	gatehouse roles|permissions|subjects|assignments|whocan|can|log|import|export ... [--server URL] [--token T] [--json]
 //
 // Exit status: 0 on success, 1 when the configuration is refused or the server fails, 2 for a
 // usage error (the convention of go vet).
@@ -15,6 +16,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/gatehouse-dev/gatehouse/server/cli"
 	"github.com/gatehouse-dev/gatehouse/server/forwardauth"
 )
 
@@ -25,7 +27,7 @@ Commands:
   assertion-jwks   print the key set that verifies the gateway's signed identity assertions
   check            review configuration files (labels, file provider, policy) and report every problem
   explain          show step by step how Gatehouse decides one request, and what the backend receives
-
+`+cli.Usage+`
 Run "gatehouse COMMAND --help" for a command's options.
 `
 
@@ -47,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkCommand(args[1:], stdout, stderr)
 	case "explain":
 		return explainCommand(ctx, args[1:], stdout, stderr)
+	case "permissions", "roles", "subjects", "assignments", "whocan", "can", "log", "import", "export":
+		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
