@@ -27,7 +27,7 @@ Commands:
   assertion-jwks   print the key set that verifies the gateway's signed identity assertions
   check            review configuration files (labels, file provider, policy) and report every problem
   explain          show step by step how Gatehouse decides one request, and what the backend receives
-`+cli.Usage+`
+` + cli.Usage + `
 Run "gatehouse COMMAND --help" for a command's options.
 `
 
