@@ -29,7 +29,7 @@ const (
 
 // startHAProxy runs HAProxy with the shipped configuration, edited by edit (nil: as shipped), on
 // loopback ports, until the test ends.
-func startHAProxy(t *testing.T, gatehousePort, backendPort string, edit func(string) string) string {
+func startHAProxy(t testing.TB, gatehousePort, backendPort string, edit func(string) string) string {
 	t.Helper()
 	if _, err := exec.LookPath("haproxy"); err != nil && os.Getenv("CI") != "true" {
 		t.Skip("haproxy is not installed: apt-get install -y haproxy (.ci/run does)")
