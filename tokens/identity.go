@@ -92,8 +92,8 @@ func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*I
 		resolvePaths(cp, paths)
 		c = cp
 	}
-	id, bad := mapIdentity(&n, c, exp, notBefore)
-	if id == nil {
+	id := &Identity{Expires: exp, NotBefore: notBefore}
+	if bad := mapIdentity(&n, c, id); bad != "" {
 		return nil, claimError(bad)
 	}
 	return id, nil
@@ -113,41 +113,35 @@ func resolvePaths(c map[string]interface{}, paths []string) {
 	}
 }
 
-// mapIdentity maps verified claims to an Identity, or returns nil and the name of the claim that
-// cannot be mapped (see claimError). n must come from withDefaults; dotted names must have been
-// resolved into c (resolvePaths). exp and notBefore (the later of nbf and iat) were read by
-// verifyToken. Single values follow ValidValue and list elements ValidListElement; absent (or
+// mapIdentity fills id (which holds what verifyToken established) from verified claims and returns
+// "", or returns the name of the claim that cannot be mapped (see claimError; id is then to be
+// dropped). n must come from withDefaults; dotted names must have been resolved into c
+// (resolvePaths). Single values follow ValidValue and list elements ValidListElement; absent (or
 // null) reads as empty.
 //
 // It is written for Yaegi like verifyToken: a call allocates a slot for every variable and
 // intermediate value of the function, so the common token costs a map index and one compiled check
 // per claim, and the rare paths (paths, errors) live in other functions.
-func mapIdentity(n *ClaimNames, c map[string]interface{}, exp, notBefore int64) (*Identity, string) {
-	id := &Identity{Expires: exp, NotBefore: notBefore}
-	// raw, s, ok and found are reused. A failed comma-ok assignment leaves its value unchanged under
-	// Yaegi, so s is read only when ok, and raw is assigned again whenever found is false. Values are
-	// checked as ValidValue does, its common case written out.
+func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
+	// The single values: when all three are present and visible ASCII (the common token), one
+	// compiled check covers them; otherwise singleValues checks each. sub, iss and org are fresh
+	// variables, so "" when their claim is absent or no string.
+	sub, _ := c[n.Subject].(string)
+	iss, _ := c["iss"].(string)
+	org, _ := c[n.Org].(string)
+	if sub == "" || iss == "" || org == "" || strings.Trim(sub+iss+org, visibleASCII) != "" {
+		if bad := singleValues(n, c, id); bad != "" {
+			return bad
+		}
+	} else {
+		id.Subject = sub
+		id.Issuer = iss
+		id.Org = org
+	}
+	// raw, ok and found are reused. A failed comma-ok assignment leaves its value unchanged under
+	// Yaegi, so raw is assigned again whenever found is false.
 	var raw interface{}
-	var s string
 	var ok, found bool
-	if raw = c[n.Subject]; raw != nil {
-		if s, ok = raw.(string); !ok || (s == "" || strings.Trim(s, visibleASCII) != "") && !validValue(s) {
-			return nil, n.Subject
-		}
-		id.Subject = s
-	}
-	if raw = c["iss"]; raw != nil {
-		if s, ok = raw.(string); !ok || (s == "" || strings.Trim(s, visibleASCII) != "") && !validValue(s) {
-			return nil, "iss"
-		}
-		id.Issuer = s
-	}
-	if raw = c[n.Org]; raw != nil {
-		if s, ok = raw.(string); !ok || (s == "" || strings.Trim(s, visibleASCII) != "") && !validValue(s) {
-			return nil, n.Org
-		}
-		id.Org = s
-	}
 	// Roles: the configured claim, else "roles" (present, even null), else "role"; split on ",".
 	if n.Roles != "" {
 		raw = c[n.Roles]
@@ -156,7 +150,7 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, exp, notBefore int64) 
 	}
 	if raw != nil {
 		if id.Roles, ok = listClaim(raw, ","); !ok {
-			return nil, pick(n.Roles, "roles")
+			return pick(n.Roles, "roles")
 		}
 	}
 	// Permissions: the configured claim split on " ", else "permissions" split on ",", else an
@@ -171,20 +165,49 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, exp, notBefore int64) 
 	}
 	if raw != nil {
 		if id.Permissions, ok = listClaim(raw, sep); !ok {
-			return nil, pick(n.Permissions, "permissions")
+			return pick(n.Permissions, "permissions")
 		}
 	}
 	if raw = c[n.OrgRoles]; raw != nil {
 		if id.OrgRoles, ok = orgRoles(raw); !ok {
-			return nil, n.OrgRoles
+			return n.OrgRoles
 		}
 	}
 	if raw = c[n.Assignments]; raw != nil {
 		if id.Assignments, ok = assignments(raw); !ok {
-			return nil, n.Assignments
+			return n.Assignments
 		}
 	}
-	return id, ""
+	return ""
+}
+
+// singleValues maps the subject, the issuer and the org one by one, as ValidValue checks them:
+// absent (or null) reads as empty, anything else must be a valid value. It returns the name of the
+// claim that cannot be mapped, or "".
+func singleValues(n *ClaimNames, c map[string]interface{}, id *Identity) string {
+	var s string
+	var ok bool
+	// s and ok are reused: s is read only when ok (a failed comma-ok assignment keeps the old value
+	// under Yaegi).
+	if raw := c[n.Subject]; raw != nil {
+		if s, ok = raw.(string); !ok || !ValidValue(s) {
+			return n.Subject
+		}
+		id.Subject = s
+	}
+	if raw := c["iss"]; raw != nil {
+		if s, ok = raw.(string); !ok || !ValidValue(s) {
+			return "iss"
+		}
+		id.Issuer = s
+	}
+	if raw := c[n.Org]; raw != nil {
+		if s, ok = raw.(string); !ok || !ValidValue(s) {
+			return n.Org
+		}
+		id.Org = s
+	}
+	return ""
 }
 
 // claimError names the claim whose value would not reach the backend as decided. It wraps

@@ -93,107 +93,137 @@ func NewVerifier(opts Options) *Verifier {
 // Verify checks token and returns the identity it carries. Errors are the sentinels of errors.go.
 // A verified token is cached; a cache hit re-checks exp/nbf against the clock and the key's presence.
 func (v *Verifier) Verify(token string) (*Identity, error) {
-	if len(token) > MaxTokenSize {
-		return nil, ErrTooLarge
-	}
-	var now time.Time
-	if v.now == nil {
-		now = time.Now()
-	} else {
-		now = v.now()
-	}
+	return verify(v, token)
+}
+
+// verify is Verify as a plain function (under Yaegi a method call costs several plain calls, and
+// the method's frame is then only its arguments). The cache is looked at in verifyCached, so that a
+// verifier without one (cacheSize 0) does not pay for that code's frame.
+func verify(v *Verifier, token string) (*Identity, error) {
 	if v.cache != nil {
-		// A peek first: a token seen for the first time costs one lock and one index, not a
-		// call (cacheGet re-reads the entry and checks it under its own lock).
-		v.cache.mu.Lock()
-		_, seen := v.cache.entries[token]
-		v.cache.mu.Unlock()
-		if seen {
-			if id := cacheGet(v.cache, token, now.Unix(), v.leeway); id != nil {
-				return id, nil
-			}
-		}
+		return verifyCached(v, token)
 	}
-	claims, key, exp, notBefore, err := verifyToken(v, token, now)
+	claims, id, err := verifyToken(v, token, clock(v))
 	if err != nil {
 		return nil, err
 	}
 	if v.paths != nil {
 		resolvePaths(claims, v.paths)
 	}
-	id, bad := mapIdentity(v.names, claims, exp, notBefore)
-	if id == nil {
+	if bad := mapIdentity(v.names, claims, id); bad != "" {
 		return nil, claimError(bad)
 	}
-	id.key = key
-	if v.cache != nil {
-		cachePut(v.cache, token, id)
-	}
 	return id, nil
+}
+
+// verifyCached is verify with the verified-token cache: a peek first, so that a token seen for the
+// first time costs one lock and one index, not a call (cacheGet re-reads the entry and checks it
+// under its own lock).
+func verifyCached(v *Verifier, token string) (*Identity, error) {
+	now := clock(v)
+	v.cache.mu.Lock()
+	_, seen := v.cache.entries[token]
+	v.cache.mu.Unlock()
+	if seen {
+		if id := cacheGet(v.cache, token, now.Unix(), v.leeway); id != nil {
+			return id, nil
+		}
+	}
+	claims, id, err := verifyToken(v, token, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.paths != nil {
+		resolvePaths(claims, v.paths)
+	}
+	if bad := mapIdentity(v.names, claims, id); bad != "" {
+		return nil, claimError(bad)
+	}
+	cachePut(v.cache, token, id)
+	return id, nil
+}
+
+// clock returns the verifier's time: Options.Now, or time.Now.
+func clock(v *Verifier) time.Time {
+	if v.now == nil {
+		return time.Now()
+	}
+	return v.now()
 }
 
 // VerifyClaims runs the verification pipeline (size, structure, header, key, signature, registered
 // claims) and returns the verified claims and the key that verified them.
 func (v *Verifier) VerifyClaims(token string, now time.Time) (map[string]interface{}, *Key, error) {
-	claims, key, _, _, err := verifyToken(v, token, now)
+	claims, id, err := verifyToken(v, token, now)
 	if err != nil {
 		return nil, nil, err
 	}
-	return claims, key, nil
+	return claims, id.key, nil
 }
+
+// registeredDates are the NumericDate claims (RFC 7519 §4.1.4-6) in the order verifyToken reads
+// them into its dates array.
+var registeredDates = []string{"exp", "nbf", "iat"}
 
 // verifyToken is the verification pipeline of RFC 7515 §5.2 and RFC 7519 §7.2, in this order: size,
 // three segments, the JOSE header, the key, the signature, then the registered claims, which are
-// trusted only after the signature. It returns the claims, the key that verified them, exp and the
-// later of nbf and iat (0 if neither), all as Unix seconds.
+// trusted only after the signature. It returns the claims and an Identity that holds only what
+// verification established: the key that verified the token, exp and the later of nbf and iat (0
+// if neither), as Unix seconds; mapIdentity fills in the rest. (Three results, not five: under
+// Yaegi every result a call returns costs about four allocations.)
 //
 // It is written for Yaegi (see docs/yaegi.md, "Cold path measurements"): one function for the steps
 // every token takes, because each interpreted call costs; little code in it, because a call
 // allocates a slot for every variable and intermediate value of the function, executed or not, so
-// the steps a token may skip (header checks once the header is known, remote keys) are functions of
-// their own. The variables d, f, ok and present are reused from one step to the next; Yaegi leaves
-// the value unchanged when a comma-ok assignment ("d, present = m[k]", "f, ok = d.(float64)")
-// fails, so a reused value is read only after its ok or present is checked.
-func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface{}, *Key, int64, int64, error) {
+// the steps a token may skip (header checks once the header is known, remote keys, the audience
+// array) are functions of their own, the three NumericDates are read by one loop body, and no
+// condition is written with && or || (each of those is one more slot). The variables d, f, ok and
+// present are reused; Yaegi leaves the value unchanged when a comma-ok assignment ("d, present =
+// m[k]", "f, ok = d.(float64)") fails, so a reused value is read only after its ok or present.
+func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface{}, *Identity, error) {
 	if len(token) > MaxTokenSize {
-		return nil, nil, 0, 0, ErrTooLarge
+		return nil, nil, ErrTooLarge
 	}
 	if strings.ContainsAny(token, "\r\n") {
-		return nil, nil, 0, 0, ErrMalformed // base64 decoding would skip CR/LF: one token, one spelling
+		return nil, nil, ErrMalformed // base64 decoding would skip CR/LF: one token, one spelling
 	}
 	parts := strings.SplitN(token, ".", 4)
 	if len(parts) != 3 {
-		return nil, nil, 0, 0, ErrMalformed
+		return nil, nil, ErrMalformed
 	}
+	head := parts[0]
 	// The header: a segment whose token verified before is known (see rememberHeader).
-	cached, known := v.headers.Load(parts[0])
+	cached, known := v.headers.Load(head)
 	var h *jwsHeader
 	var err error
 	if known {
 		h = cached.(*jwsHeader)
-	} else if h, err = checkHeader(v, parts[0]); err != nil {
-		return nil, nil, 0, 0, err
+	} else if h, err = checkHeader(v, head); err != nil {
+		return nil, nil, err
 	}
 	sig, err := b64url.DecodeString(parts[2])
 	if err != nil {
-		return nil, nil, 0, 0, ErrMalformed
+		return nil, nil, ErrMalformed
 	}
 	// The payload: a JSON object (RFC 7519 §7.2 steps 9-10).
 	raw, err := b64url.DecodeString(parts[1])
 	if err != nil {
-		return nil, nil, 0, 0, ErrMalformed
+		return nil, nil, ErrMalformed
 	}
 	var claims map[string]interface{}
-	if json.Unmarshal(raw, &claims) != nil || claims == nil {
-		return nil, nil, 0, 0, ErrMalformed
+	if err = json.Unmarshal(raw, &claims); err != nil {
+		return nil, nil, ErrMalformed
+	}
+	if claims == nil {
+		return nil, nil, ErrMalformed // "null"
 	}
 	keys := v.static[h.alg]
 	if len(keys) == 0 {
 		if keys, err = remoteCandidates(v, h.kid, h.alg, claims, now); err != nil {
-			return nil, nil, 0, 0, err
+			return nil, nil, err
 		}
 	}
-	raw = []byte(token[:len(parts[0])+1+len(parts[1])]) // the signing input
+	raw = []byte(token[:strings.LastIndexByte(token, '.')]) // the signing input
 	var key *Key
 	for _, k := range keys {
 		if verifyJWS(h.a, k, raw, sig) {
@@ -202,73 +232,70 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 		}
 	}
 	if key == nil {
-		return nil, nil, 0, 0, ErrSignature
+		return nil, nil, ErrSignature
 	}
 	if !known {
-		rememberHeader(v, parts[0], h)
+		rememberHeader(v, head, h)
 	}
 	// The registered claims (RFC 7519 §4.1). A NumericDate (exp, nbf, iat) absent or 0 reads as 0, a
 	// non-number or a value beyond maxNumericDate is malformed, and fractions of seconds are floored.
+	// Each date is checked as soon as it is read, so that errors come in the order of RFC 7519 §7.2:
+	// exp (missing, expired), then nbf, then iat (not yet valid).
 	unix := now.Unix()
+	var exp, notBefore, t int64
 	var d interface{}
 	var f float64
 	var ok, present bool
-	var exp, nbf, iat int64
-	if d, present = claims["exp"]; present {
-		if f, ok = d.(float64); !ok || f > maxNumericDate || f < -maxNumericDate {
-			return nil, nil, 0, 0, ErrMalformed
+	for i, name := range registeredDates {
+		t = 0
+		if d, present = claims[name]; present {
+			if f, ok = d.(float64); !ok {
+				return nil, nil, ErrMalformed
+			}
+			if f > maxNumericDate {
+				return nil, nil, ErrMalformed
+			}
+			if f < -maxNumericDate {
+				return nil, nil, ErrMalformed
+			}
+			if t = int64(f); float64(t) > f {
+				t-- // floor, for negative fractions
+			}
 		}
-		if exp = int64(f); float64(exp) > f {
-			exp-- // floor, for negative fractions
+		if i == 0 {
+			if t == 0 {
+				return nil, nil, ErrMissingExp
+			}
+			if unix >= t+v.leeway {
+				return nil, nil, ErrExpired
+			}
+			exp = t
+		} else if t != 0 {
+			if unix < t-v.leeway {
+				return nil, nil, ErrNotYetValid
+			}
 		}
-	}
-	if exp == 0 {
-		return nil, nil, 0, 0, ErrMissingExp
-	}
-	if unix >= exp+v.leeway {
-		return nil, nil, 0, 0, ErrExpired
-	}
-	if d, present = claims["nbf"]; present {
-		if f, ok = d.(float64); !ok || f > maxNumericDate || f < -maxNumericDate {
-			return nil, nil, 0, 0, ErrMalformed
+		if i == 1 {
+			notBefore = t // nbf, then the later of nbf and iat
 		}
-		if nbf = int64(f); float64(nbf) > f {
-			nbf--
+		if i == 2 {
+			if t > notBefore {
+				notBefore = t
+			}
 		}
-	}
-	if nbf != 0 && unix < nbf-v.leeway {
-		return nil, nil, 0, 0, ErrNotYetValid
-	}
-	if d, present = claims["iat"]; present {
-		if f, ok = d.(float64); !ok || f > maxNumericDate || f < -maxNumericDate {
-			return nil, nil, 0, 0, ErrMalformed
-		}
-		if iat = int64(f); float64(iat) > f {
-			iat--
-		}
-	}
-	if iat != 0 && unix < iat-v.leeway {
-		return nil, nil, 0, 0, ErrNotYetValid
 	}
 	if v.issuers != nil {
 		iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is not a string
 		if !v.issuers[iss] {
-			return nil, nil, 0, 0, ErrIssuer
+			return nil, nil, ErrIssuer
 		}
 	}
 	if v.audiences != nil {
-		aud, isString := claims["aud"].(string) // fresh, as iss
-		if isString && (aud == "" || !v.audiences[aud]) {
-			return nil, nil, 0, 0, ErrAudience
-		}
-		if !isString && !audienceListOK(v.audiences, claims["aud"]) {
-			return nil, nil, 0, 0, ErrAudience
+		if !audienceOK(v.audiences, claims["aud"]) {
+			return nil, nil, ErrAudience
 		}
 	}
-	if iat > nbf {
-		nbf = iat
-	}
-	return claims, key, exp, nbf, nil
+	return claims, &Identity{Expires: exp, NotBefore: notBefore, key: key}, nil
 }
 
 // jwsHeader is what checkHeader establishes about a JOSE header segment.
@@ -387,6 +414,18 @@ func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys [
 		}
 	}
 	return nil
+}
+
+// audienceOK reports whether aud is an accepted non-empty string, or an array of strings of which
+// one is accepted (RFC 7519 §4.1.3). Any other type is refused.
+func audienceOK(accepted map[string]bool, aud interface{}) bool {
+	if s, isString := aud.(string); isString {
+		if s == "" {
+			return false // an empty audience names no one, even where "" is configured
+		}
+		return accepted[s]
+	}
+	return audienceListOK(accepted, aud)
 }
 
 // audienceListOK reports whether aud, a claim that is not a string, is an array of strings of which
