@@ -1,0 +1,111 @@
+package admin
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Where a route is decided (docs/control-plane.md, "Admin API").
+const (
+	// ownOrg: in the token's own org (the catalogue of permissions and roles).
+	ownOrg = iota
+	// adminOrg: in the admin org, and the token's org must be the admin org.
+	adminOrg
+	// inOrg: in the path's {org} with the tenant guard, or (platform admins) in the admin org.
+	inOrg
+)
+
+// Permissions of the control plane (the store seeds them; its System document declares them).
+const (
+	permPolicyRead        = "gatehouse:policy:read"
+	permPermissionsWrite  = "gatehouse:permissions:write"
+	permRolesWrite        = "gatehouse:roles:write"
+	permSubjectsWrite     = "gatehouse:subjects:write"
+	permAssignmentsWrite  = "gatehouse:assignments:write"
+	permAuditRead         = "gatehouse:audit:read"
+	permBundleRead        = "gatehouse:bundle:read"
+	platformPrefix        = "/_platform"
+	platformOrgWildcard   = "{target}"
+	identitySubjectHeader = "X-Auth-Subject"
+	identityIssuerHeader  = "X-Auth-Issuer"
+	identityOrgHeader     = "X-Auth-Org"
+	identityPermsHeader   = "X-Auth-Permissions"
+)
+
+// route is one admin route: its ServeMux pattern, the permission the middleware requires, where
+// it is decided, and its handler.
+type route struct {
+	method, path string
+	perm         string
+	where        int
+	handle       func(s *Server, w http.ResponseWriter, r *http.Request, id identity)
+}
+
+// routes is the whole admin API but /healthz, /readyz and /metrics (no token needed). The
+// middleware's route table and the ServeMux are both built from it.
+var routes = []route{
+	{"GET", "/v1/permissions", permPolicyRead, ownOrg, (*Server).listPermissions},
+	{"GET", "/v1/permissions/{name}", permPolicyRead, ownOrg, (*Server).getPermission},
+	{"POST", "/v1/permissions", permPermissionsWrite, adminOrg, (*Server).createPermission},
+	{"PUT", "/v1/permissions/{name}", permPermissionsWrite, adminOrg, (*Server).updatePermission},
+	{"DELETE", "/v1/permissions/{name}", permPermissionsWrite, adminOrg, (*Server).deletePermission},
+
+	{"GET", "/v1/roles", permPolicyRead, ownOrg, (*Server).listRoles},
+	{"GET", "/v1/roles/{name}", permPolicyRead, ownOrg, (*Server).getRole},
+	{"POST", "/v1/roles", permRolesWrite, adminOrg, (*Server).createRole},
+	{"PUT", "/v1/roles/{name}", permRolesWrite, adminOrg, (*Server).updateRole},
+	{"DELETE", "/v1/roles/{name}", permRolesWrite, adminOrg, (*Server).deleteRole},
+	{"PUT", "/v1/roles/{name}/permissions/{permission}", permRolesWrite, adminOrg, (*Server).addRolePermission},
+	{"DELETE", "/v1/roles/{name}/permissions/{permission}", permRolesWrite, adminOrg, (*Server).removeRolePermission},
+
+	{"GET", "/v1/subjects", permPolicyRead, adminOrg, (*Server).listSubjects},
+	{"GET", "/v1/subjects/{id}", permPolicyRead, adminOrg, (*Server).getSubject},
+	{"POST", "/v1/subjects", permSubjectsWrite, adminOrg, (*Server).createSubject},
+	{"PUT", "/v1/subjects/{id}", permSubjectsWrite, adminOrg, (*Server).updateSubject},
+	{"DELETE", "/v1/subjects/{id}", permSubjectsWrite, adminOrg, (*Server).deleteSubject},
+
+	{"GET", "/v1/assignments", permPolicyRead, adminOrg, (*Server).listAllAssignments},
+	{"POST", "/v1/assignments", permAssignmentsWrite, adminOrg, (*Server).createAnyAssignment},
+	{"GET", "/v1/assignments/{id}", permPolicyRead, adminOrg, (*Server).getAnyAssignment},
+	{"PUT", "/v1/assignments/{id}", permAssignmentsWrite, adminOrg, (*Server).updateAnyAssignment},
+	{"DELETE", "/v1/assignments/{id}", permAssignmentsWrite, adminOrg, (*Server).deleteAnyAssignment},
+
+	{"GET", "/v1/orgs/{org}/assignments", permPolicyRead, inOrg, (*Server).listOrgAssignments},
+	{"POST", "/v1/orgs/{org}/assignments", permAssignmentsWrite, inOrg, (*Server).createOrgAssignment},
+	{"GET", "/v1/orgs/{org}/assignments/{id}", permPolicyRead, inOrg, (*Server).getOrgAssignment},
+	{"PUT", "/v1/orgs/{org}/assignments/{id}", permAssignmentsWrite, inOrg, (*Server).updateOrgAssignment},
+	{"DELETE", "/v1/orgs/{org}/assignments/{id}", permAssignmentsWrite, inOrg, (*Server).deleteOrgAssignment},
+	{"GET", "/v1/orgs/{org}/subjects/{subject}/can", permPolicyRead, inOrg, (*Server).can},
+	{"GET", "/v1/orgs/{org}/whocan/{permission}", permPolicyRead, inOrg, (*Server).whoCan},
+	{"GET", "/v1/orgs/{org}/changes", permAuditRead, inOrg, (*Server).orgChanges},
+
+	{"GET", "/v1/changes", permAuditRead, adminOrg, (*Server).allChanges},
+	{"GET", "/v1/export", permPolicyRead, adminOrg, (*Server).export},
+	{"POST", "/v1/import", permPermissionsWrite, adminOrg, (*Server).importDocument},
+	{"GET", "/v1/bundle", permBundleRead, adminOrg, (*Server).bundle},
+	{"GET", "/v1/subjects/{subject}/assignments", permBundleRead, adminOrg, (*Server).subjectAssignments},
+}
+
+// importPermissions are what an import needs besides the route's own permission: it replaces
+// permissions, roles, subjects and assignments at once.
+var importPermissions = []string{permRolesWrite, permSubjectsWrite, permAssignmentsWrite}
+
+// middlewareRoutes declares every admin route to the plugin middleware: METHOD PATH PERMISSION,
+// and for each org route its platform twin below platformPrefix, whose org wildcard is not the
+// tenant's ({target}, not {org}), so that it is decided in the token's own org (which must then be
+// the admin org).
+func middlewareRoutes() []string {
+	var out []string
+	for _, rt := range routes {
+		out = append(out, rt.method+" "+rt.path+" "+rt.perm)
+		if rt.where == inOrg {
+			out = append(out, rt.method+" "+platformPath(rt.path)+" "+rt.perm)
+		}
+	}
+	return out
+}
+
+// platformPath is the twin of an org path (a pattern or a request path, escaped).
+func platformPath(p string) string {
+	return platformPrefix + strings.Replace(p, "{org}", platformOrgWildcard, 1)
+}
