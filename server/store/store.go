@@ -118,13 +118,15 @@ func (s *Store) Migrate(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			done := false
 			for _, v := range applied {
 				if !known[int(v)] {
 					return fmt.Errorf("store: the database has schema version %d, which this gatehouse (schema versions up to %d) does not know: it was migrated by a newer gatehouse; run that version", v, list[len(list)-1].version)
 				}
-				if int(v) == m.version {
-					return nil
-				}
+				done = done || int(v) == m.version
+			}
+			if done {
+				return nil
 			}
 			if _, err := tx.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("store: migration %s: %w", m.name, err)
