@@ -62,7 +62,11 @@ func fromError(err error) *Problem {
 		if status < 400 || status > 599 {
 			status = http.StatusInternalServerError
 		}
-		return problem(status, se.Field, se.Detail)
+		field := se.Field
+		if status == http.StatusPreconditionFailed && field == "version" {
+			field = "If-Match" // the version a client states is its If-Match header
+		}
+		return problem(status, field, se.Detail)
 	}
 	return problem(http.StatusInternalServerError, "", "internal error")
 }
