@@ -3,6 +3,7 @@ module github.com/gatehouse-dev/gatehouse/server
 go 1.25.0
 
 require (
+	github.com/BurntSushi/toml v1.4.0
 	github.com/gatehouse-dev/gatehouse v0.0.0
 	github.com/gatehouse-dev/gatehouse/demo v0.0.0
 	github.com/golang-jwt/jwt/v5 v5.3.1

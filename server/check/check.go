@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse"
@@ -33,15 +34,19 @@ const (
 // (`routes[3] "GET /x x:read"`, `roles.viewer`, `mode`). Empty fields do not apply.
 type Location struct {
 	File       string `json:"file"`
+	Line       int    `json:"line,omitempty"` // 1-based; 0 when not known
 	Object     string `json:"object,omitempty"`
 	Service    string `json:"service,omitempty"`
 	Middleware string `json:"middleware,omitempty"`
 	Option     string `json:"option,omitempty"`
 }
 
-// String formats the location as "FILE: OBJECT: service S: middleware M: OPTION".
+// String formats the location as "FILE:LINE: OBJECT: service S: middleware M: OPTION".
 func (l Location) String() string {
 	parts := []string{l.File}
+	if l.Line > 0 {
+		parts[0] += ":" + strconv.Itoa(l.Line)
+	}
 	if l.Object != "" {
 		parts = append(parts, l.Object)
 	}
@@ -127,6 +132,7 @@ func Files(paths []string) ([]Finding, error) {
 	for _, k := range order {
 		all = append(all, uses[k].findings()...)
 	}
+	locate(all)
 	return all, nil
 }
 

@@ -23,14 +23,14 @@ func TestKubernetesManifests(t *testing.T) {
 	}{
 		{"the example manifest checks clean, its secret and policy resolved from the Secret and ConfigMap", []string{"deploy/kubernetes/gatehouse.yaml"}, nil},
 		{"a Middleware whose Secret is missing has an unresolved secret named by its option", []string{td + "k8s.nosecret.yaml"}, []string{
-			td + `k8s.nosecret.yaml: middleware workflows-gatehouse: secret: error: "urn:k8s:secret:gatehouse-hmac:secret": no Secret gatehouse-hmac among the files checked: Traefik reads it from the Middleware's namespace, so pass its manifest in the same check run [unresolved-secret]`,
+			td + `k8s.nosecret.yaml:21: middleware workflows-gatehouse: secret: error: "urn:k8s:secret:gatehouse-hmac:secret": no Secret gatehouse-hmac among the files checked: Traefik reads it from the Middleware's namespace, so pass its manifest in the same check run [unresolved-secret]`,
 		}},
 		{"a Secret in another file of the same run resolves the reference, base64 data decoded", []string{td + "k8s.nosecret.yaml", td + "k8s.secret.yaml"}, nil},
 		{"a broken policy in the ConfigMap gives New's error located in the ConfigMap", []string{td + "k8s.badpolicy.yaml"}, []string{
-			td + `k8s.badpolicy.yaml: ConfigMap gatehouse-policy, policy.yaml: middleware workflows-gatehouse: roles.viewer[0] "workflows:raed": error: unknown permission: declare it under permissions [invalid-config]`,
+			td + `k8s.badpolicy.yaml:17: ConfigMap gatehouse-policy, policy.yaml: middleware workflows-gatehouse: roles.viewer[0] "workflows:raed": error: unknown permission: declare it under permissions [invalid-config]`,
 		}},
 		{"an error New reports with a secret's value prints the value redacted", []string{td + "k8s.echo.yaml"}, []string{
-			td + "k8s.echo.yaml: middleware workflows-gatehouse: policyFile: error: stat [secret]: no such file or directory [invalid-config]",
+			td + "k8s.echo.yaml:20: middleware workflows-gatehouse: policyFile: error: stat [secret]: no such file or directory [invalid-config]",
 		}},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/BurntSushi/toml"
+	"github.com/traefik/paerser/file"
 	"github.com/traefik/paerser/parser"
 	"gopkg.in/yaml.v3"
 
@@ -17,8 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/server/forwardauth"
 )
 
-// ErrUnreadable marks a FILE that cannot be read or is of a format check does not read (TOML):
-// a usage error, not a finding.
+// ErrUnreadable marks a FILE that cannot be read: a usage error, not a finding.
 var ErrUnreadable = errors.New("cannot check")
 
 // pluginName is the plugin's key under a middleware's plugin (experimental.localPlugins.<name>).
@@ -35,9 +36,10 @@ type Middleware struct {
 	files     map[string]Location    // files check wrote for ConfigMap keys → where their content is
 }
 
-// Load reads a Traefik dynamic configuration (file provider, YAML), a compose file with labels,
-// a Kubernetes Middleware manifest or a plain Gatehouse YAML file, and returns every gatehouse
-// middleware in it. Problems decoding a readable file are findings; err is only ErrUnreadable.
+// Load reads a Traefik dynamic configuration (file provider, YAML or TOML), a compose file with
+// labels, a Kubernetes Middleware manifest or a plain Gatehouse YAML file, and returns every
+// gatehouse middleware in it. Problems decoding a readable file are findings; err is only
+// ErrUnreadable.
 func Load(path string) ([]Middleware, []Finding, error) {
 	mws, findings, _, err := load(path)
 	return mws, findings, err
@@ -45,12 +47,17 @@ func Load(path string) ([]Middleware, []Finding, error) {
 
 // load is Load that also returns the Secrets and ConfigMaps of a manifest.
 func load(path string) ([]Middleware, []Finding, []*object, error) {
-	if strings.EqualFold(filepath.Ext(path), ".toml") {
-		return nil, nil, nil, fmt.Errorf("%w %s: TOML is not supported, write the dynamic configuration in YAML", ErrUnreadable, path)
-	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%w: %v", ErrUnreadable, err)
+	}
+	if strings.EqualFold(filepath.Ext(path), ".toml") {
+		mws, findings := fromTOML(path, data)
+		if len(mws) == 0 && len(findings) == 0 {
+			findings = append(findings, Finding{Severity: Warning, Code: "no-middleware", Location: Location{File: path},
+				Message: "no gatehouse middleware found (no plugin.gatehouse under a middleware)"})
+		}
+		return mws, findings, nil, nil
 	}
 	docs, err := documents(data)
 	if err != nil {
@@ -128,6 +135,40 @@ func fromFileProvider(path string, doc map[string]interface{}) ([]Middleware, []
 		m, f := decodeOne(Location{File: path, Middleware: name}, name+"@file", conf)
 		out = append(out, m...)
 		findings = append(findings, f...)
+	}
+	return out, findings
+}
+
+// fromTOML reads http.middlewares.NAME.plugin.gatehouse of a file-provider configuration in TOML,
+// decoded as Traefik's file provider decodes it (paerser's file decoder: every scalar a string,
+// arrays as typed slices), then handed to New like the other sources.
+func fromTOML(path string, data []byte) ([]Middleware, []Finding) {
+	var conf labelConfig
+	if err := file.DecodeContent(string(data), ".toml", &conf); err != nil {
+		loc := Location{File: path}
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			loc.Line = perr.Position.Line
+		}
+		return nil, []Finding{malformed(loc, err.Error())}
+	}
+	if conf.HTTP == nil {
+		return nil, nil
+	}
+	var out []Middleware
+	var findings []Finding
+	for _, name := range sortedMiddlewares(conf.HTTP.Middlewares) {
+		for plugin, c := range conf.HTTP.Middlewares[name].Plugin {
+			if !strings.EqualFold(plugin, pluginName) {
+				continue
+			}
+			if c == nil {
+				c = map[string]interface{}{}
+			}
+			m, f := decodeOne(Location{File: path, Middleware: name}, name+"@file", c)
+			out = append(out, m...)
+			findings = append(findings, f...)
+		}
 	}
 	return out, findings
 }

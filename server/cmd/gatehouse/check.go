@@ -13,12 +13,13 @@ import (
 
 const checkUsage = `usage: gatehouse check [--json] FILE...
 
-Reviews Gatehouse configurations: Traefik dynamic configuration files (YAML), compose files with
-labels, Kubernetes Middleware manifests or plain Gatehouse YAML. settingsFile and policyFile are
-read relative to the working directory, as Traefik reads them. Exit status 0 when clean, 1 with
-any finding, 2 for a usage error or an unreadable FILE.
+Reviews Gatehouse configurations: Traefik dynamic configuration files (YAML, or TOML when FILE
+ends in .toml), compose files with labels, Kubernetes Middleware manifests or plain Gatehouse YAML.
+settingsFile and policyFile are read relative to the working directory, as Traefik reads them.
+Each finding is printed as FILE[:LINE]: where: severity: message [code]. Exit status 0 when clean,
+1 with any finding, 2 for a usage error or an unreadable FILE.
 
-  --json   print the findings as a JSON array
+  --json   print the findings as a JSON array (location.line: 1-based, absent when not known)
 `
 
 // checkCommand runs gatehouse check.

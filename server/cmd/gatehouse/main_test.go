@@ -69,12 +69,12 @@ func TestCheckCommand(t *testing.T) {
 		says string
 	}{
 		{"check of the demo's compose file finds nothing", []string{"check", "demo/compose.yaml"}, 0, "no findings"},
-		{"check of a broken configuration exits 1 and names the location", []string{"check", td + "unreachable.yaml"}, 1, `unreachable.yaml: middleware unreachable: routes[1] "GET /orgs/{org}/audit audit:read": error:`},
+		{"check of a broken configuration exits 1 and names the location", []string{"check", td + "unreachable.yaml"}, 1, `unreachable.yaml:5: middleware unreachable: routes[1] "GET /orgs/{org}/audit audit:read": error:`},
 		{"check counts errors and warnings", []string{"check", td + "unused.yaml", td + "unreachable.yaml"}, 1, "1 errors, 3 warnings"},
 		{"check without FILE is a usage error", []string{"check"}, 2, "usage: gatehouse check"},
 		{"check with an unknown flag is a usage error", []string{"check", "--jsn", "demo/compose.yaml"}, 2, "flag provided but not defined: -jsn"},
 		{"check of a missing file is a usage error", []string{"check", td + "missing.yaml"}, 2, "no such file"},
-		{"check of a TOML file is a usage error", []string{"check", td + "dynamic.toml"}, 2, "TOML is not supported"},
+		{"check of a TOML dynamic configuration names file:line", []string{"check", td + "invalid.dynamic.toml"}, 1, "invalid.dynamic.toml:5: middleware api: unmatchd: error:"},
 		{"check --help succeeds", []string{"check", "--help"}, 0, "usage: gatehouse check"},
 	}
 	for _, tt := range tests {
