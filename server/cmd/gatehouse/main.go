@@ -4,6 +4,9 @@
 //	gatehouse assertion-jwks --config FILE [--name NAME]
 //	gatehouse check [--json] FILE...
 //	gatehouse explain --config FILE [--header 'Name: value']... [--token T | --claims JSON (--key PEM | --secret S)] [--json] METHOD URL
+//	gatehouse serve --config FILE --database DSN [--listen ADDR] [--bundle-key FILE] [--admin-org ORG]
+//	gatehouse bootstrap --database DSN --subject S [--issuer I] [--admin-org ORG]
+//	gatehouse bundle-key --key FILE [--generate ed25519|p256]
 //	gatehouse roles|permissions|subjects|assignments|whocan|can|log|import|export ... [--server URL] [--token T] [--json]
 //
 // Exit status: 0 on success, 1 when the configuration is refused or the server fails, 2 for a
@@ -27,6 +30,9 @@ Commands:
   assertion-jwks   print the key set that verifies the gateway's signed identity assertions
   check            review configuration files (labels, file provider, policy) and report every problem
   explain          show step by step how Gatehouse decides one request, and what the backend receives
+  serve            run the control plane: admin API, bundles for gateways (PostgreSQL)
+  bootstrap        make the first platform admin of a control plane's database
+  bundle-key       print (or generate) the key that signs bundles, as PEM and JWKS for gateways
 ` + cli.Usage + `
 Run "gatehouse COMMAND --help" for a command's options.
 `
@@ -49,6 +55,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return checkCommand(args[1:], stdout, stderr)
 	case "explain":
 		return explainCommand(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return serveCommand(ctx, args[1:], stderr)
+	case "bootstrap":
+		return bootstrapCommand(ctx, args[1:], stdout, stderr, os.Getenv)
+	case "bundle-key":
+		return bundleKeyCommand(args[1:], stdout, stderr)
 	case "permissions", "roles", "subjects", "assignments", "whocan", "can", "log", "import", "export":
 		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
 	case "help", "-h", "-help", "--help":

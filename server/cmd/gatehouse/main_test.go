@@ -16,7 +16,7 @@ func TestSubcommandsAndExitStatus(t *testing.T) {
 		says string
 	}{
 		{"no command is a usage error", nil, 2, "usage: gatehouse COMMAND"},
-		{"an unknown command is a usage error", []string{"serve"}, 2, `unknown command "serve"`},
+		{"an unknown command is a usage error", []string{"serv"}, 2, `unknown command "serv"`},
 		{"help succeeds", []string{"help"}, 0, "forward-auth"},
 		{"forward-auth without --config is a usage error", []string{"forward-auth"}, 2, "usage: gatehouse forward-auth"},
 		{"assertion-jwks without --config is a usage error", []string{"assertion-jwks"}, 2, "usage: gatehouse assertion-jwks"},

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/server/admin"
+	"github.com/gatehouse-dev/gatehouse/server/forwardauth"
+	"github.com/gatehouse-dev/gatehouse/server/store"
+)
+
+const serveUsage = `usage: gatehouse serve --config FILE --database DSN [--listen ADDR] [--bundle-key FILE] [--admin-org ORG]
+
+Runs the control plane: the admin API, the bundle and per-subject endpoints gateways poll, and
+/healthz, /readyz, /metrics (docs/control-plane.md). It migrates the database first.
+
+  --config FILE       Gatehouse YAML with the token settings admins and gateways present
+                      (issuers, jwksURL or keys or secret, audiences, claims; a gateway's
+                      settings file will do)                              GATEHOUSE_CONFIG
+  --database DSN      PostgreSQL URL or key=value DSN                     GATEHOUSE_DATABASE
+  --listen ADDR       address to listen on (default 127.0.0.1:8081)       GATEHOUSE_LISTEN
+  --bundle-key FILE   sign bundles with this PKCS#8 PEM key (Ed25519 or P-256)
+                                                                          GATEHOUSE_BUNDLE_KEY
+  --admin-org ORG     the admin org; must match the one bootstrap set (default gatehouse)
+                                                                          GATEHOUSE_ADMIN_ORG
+A flag wins over its environment variable.
+`
+
+// serveGrace is how long in-flight requests get after SIGTERM or SIGINT.
+const serveGrace = 10 * time.Second
+
+// envFlags fills, for each flag not given on the command line, the value of its variable.
+func envFlags(fs *flag.FlagSet, getenv func(string) string, vars map[string]string) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for name, v := range vars {
+		if !given[name] {
+			if val := getenv(v); val != "" {
+				if err := fs.Set(name, val); err != nil {
+					return fmt.Errorf("%s: %v", v, err)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func serveCommand(ctx context.Context, args []string, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	return serve(ctx, args, stderr, os.Getenv, nil)
+}
+
+// serve is the serve command without signal handling; listening is called with the bound address.
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string, listening func(net.Addr)) int {
+	fs := flag.NewFlagSet("gatehouse serve", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	config := fs.String("config", "", "")
+	database := fs.String("database", "", "")
+	listen := fs.String("listen", "127.0.0.1:8081", "")
+	bundleKey := fs.String("bundle-key", "", "")
+	adminOrg := fs.String("admin-org", "", "")
+	err := fs.Parse(args)
+	if err == nil {
+		err = envFlags(fs, getenv, map[string]string{"config": "GATEHOUSE_CONFIG", "database": "GATEHOUSE_DATABASE",
+			"listen": "GATEHOUSE_LISTEN", "bundle-key": "GATEHOUSE_BUNDLE_KEY", "admin-org": "GATEHOUSE_ADMIN_ORG"})
+	}
+	if err != nil || *config == "" || *database == "" || fs.NArg() > 0 {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stderr, serveUsage)
+			return 0
+		}
+		switch {
+		case err != nil:
+			fmt.Fprintln(stderr, "gatehouse serve:", err)
+		case *config == "":
+			fmt.Fprintln(stderr, "gatehouse serve: --config (or GATEHOUSE_CONFIG) is required")
+		case *database == "":
+			fmt.Fprintln(stderr, "gatehouse serve: --database (or GATEHOUSE_DATABASE) is required")
+		default:
+			fmt.Fprintln(stderr, "gatehouse serve: unexpected argument", strconv.Quote(fs.Arg(0)))
+		}
+		fmt.Fprint(stderr, serveUsage)
+		return 2
+	}
+	cfg, err := forwardauth.LoadConfig(*config)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve:", *config+":", err)
+		return 1
+	}
+	var key *admin.SigningKey
+	if *bundleKey != "" {
+		if key, err = admin.LoadSigningKey(*bundleKey); err != nil {
+			fmt.Fprintln(stderr, "gatehouse serve: --bundle-key", *bundleKey+":", err)
+			return 1
+		}
+	}
+	st, err := store.Open(ctx, *database)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve: database:", err)
+		return 1
+	}
+	defer st.Close()
+	current, err := st.AdminOrg(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve: database:", err)
+		return 1
+	}
+	switch {
+	case current != "" && *adminOrg != "" && current != *adminOrg:
+		fmt.Fprintf(stderr, "gatehouse serve: --admin-org %q, but the database was bootstrapped with admin org %q\n", *adminOrg, current)
+		return 1
+	case current == "":
+		fmt.Fprintln(stderr, `{"gatehouse":"serve","warning":"no admin yet: run gatehouse bootstrap --database DSN --subject SUBJECT; until then every admin request is refused"}`)
+	}
+	s, err := admin.New(ctx, admin.Options{Store: st, Config: cfg, AdminOrg: *adminOrg, BundleKey: key, Log: stderr})
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve:", err)
+		return 1
+	}
+	defer s.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve:", err)
+		return 1
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	signed := "false"
+	if key != nil {
+		signed = strconv.Quote(key.Algorithm() + " " + key.KeyID())
+	}
+	fmt.Fprintln(stderr, `{"gatehouse":"serve","listening":`+strconv.Quote(ln.Addr().String())+`,"signing":`+signed+`}`)
+	if listening != nil {
+		listening(ln.Addr())
+	}
+	select {
+	case err := <-done:
+		fmt.Fprintln(stderr, "gatehouse serve:", err)
+		return 1
+	case <-ctx.Done():
+	}
+	s.SetReady(false)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), serveGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve: shutdown:", err)
+		return 1
+	}
+	fmt.Fprintln(stderr, `{"gatehouse":"serve","stopped":true}`)
+	return 0
+}
