@@ -2,6 +2,7 @@ package gatehouse
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
@@ -71,7 +72,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	secretLen, remote := buildKeys(p, g, c, &opts)
 	opts.Algorithms = algorithms(p, c.Algorithms, &opts, remote, secretLen)
 	g.sources = sources(p, c.TokenSources)
-	initial := buildPolicy(p, g, c)
+	initial := buildPolicy(p, g, c, opts.Issuers)
 	buildHeaders(p, g, c)
 	checkIssuers(p, g, opts.Issuers, initial)
 	buildRoutes(p, g, c, initial)
@@ -227,7 +228,8 @@ func checkIssuers(p *problems, g *Gatehouse, issuers []string, pol *policy.Polic
 // configKeys are the accepted option names (lower case) for "did you mean" hints.
 var configKeys = []string{"issuers", "audiences", "allowanyaudience", "jwksurl", "keys", "secret", "secretfile", "algorithms", "leeway", "requiretyp",
 	"tokensources", "forwardtoken", "claims", "headerprefix", "realm", "auditallowed", "cachesize", "cachebytes", "maxpathlength", "jwkscooldown", "jwksrefresh",
-	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "trusttokenpermissions", "tenant", "mode",
+	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "policyurl", "policykey", "policycredential",
+	"assignmentsurl", "assignmentsttl", "assignmentsstale", "assignmentscachesize", "trusttokenpermissions", "tenant", "mode",
 	"overrides", "assertion", "assertionjwkspath", "settingsfile"}
 
 var assertionKeys = []string{"key", "keyid", "issuer", "audience", "lifetime", "header", "public"}
@@ -537,7 +539,7 @@ func safeText(s string) bool {
 
 // buildPolicy sets up the tenant guard and the policy; it returns the policy in force now, which
 // routes are checked against.
-func buildPolicy(p *problems, g *Gatehouse, c *Config) *policy.Policy {
+func buildPolicy(p *problems, g *Gatehouse, c *Config, issuers []string) *policy.Policy {
 	tenant, err := policy.ParseTenant(c.Tenant)
 	if err != nil {
 		p.add("tenant", err.Error())
@@ -548,7 +550,13 @@ func buildPolicy(p *problems, g *Gatehouse, c *Config) *policy.Policy {
 		g.tenantHeader = tenant.Header()
 	}
 	reload := duration(p, "policyReload", c.PolicyReload, 2*time.Second)
+	g.issuers = issuers
+	controlPlane := buildControlPlane(p, g, c, issuers, reload)
 	switch {
+	case controlPlane:
+		// The bundle arrives on the first request (New makes no network call): routes are checked
+		// against each new bundle as it arrives (checkBundle).
+		return nil
 	case c.Policy != "" && c.PolicyFile != "":
 		p.add("policyFile", "set policy or policyFile, not both")
 	case c.Policy != "":
@@ -564,9 +572,142 @@ func buildPolicy(p *problems, g *Gatehouse, c *Config) *policy.Policy {
 			return nil
 		}
 		g.policyFile = f
+		g.dynamic = true
 		return f.Current(time.Now())
 	}
 	return g.staticPolicy
+}
+
+// Defaults of the per-subject lookup (assignmentsURL).
+const (
+	defaultAssignmentsTTL   = 30 * time.Second
+	defaultAssignmentsStale = 5 * time.Minute
+	defaultAssignmentsSize  = 10000
+)
+
+// buildControlPlane sets up policyURL and assignmentsURL (docs/control-plane.md) and reports
+// whether policyURL is set.
+func buildControlPlane(p *problems, g *Gatehouse, c *Config, issuers []string, reload time.Duration) bool {
+	policyURL := strings.TrimSpace(c.PolicyURL)
+	lookupURL := strings.TrimSpace(c.AssignmentsURL)
+	if policyURL == "" && lookupURL == "" {
+		for _, o := range [][2]string{{"policyKey", c.PolicyKey}, {"policyCredential", c.PolicyCredential}} {
+			if strings.TrimSpace(o[1]) != "" {
+				p.add(o[0], "needs policyURL or assignmentsURL (it is for the control plane)")
+			}
+		}
+	}
+	if lookupURL == "" {
+		for _, o := range [][2]string{{"assignmentsTTL", c.AssignmentsTTL}, {"assignmentsStale", c.AssignmentsStale}, {"assignmentsCacheSize", c.AssignmentsCacheSize}} {
+			if strings.TrimSpace(o[1]) != "" {
+				p.add(o[0], "needs assignmentsURL")
+			}
+		}
+	}
+	if policyURL == "" && lookupURL == "" {
+		return false
+	}
+	keyText := strings.TrimSpace(c.PolicyKey)
+	var keys []*tokens.Key
+	if keyText != "" {
+		k, err := tokens.ParseVerificationKeys(keyText)
+		if err != nil {
+			p.add("policyKey", err.Error())
+		}
+		keys = k
+	}
+	credential := strings.TrimSpace(c.PolicyCredential)
+	if credential != "" && !token68(credential) {
+		p.add("policyCredential", "must be a bearer token (RFC 6750 token68: letters, digits, -._~+/ and trailing =), without spaces, line breaks or control bytes")
+		credential = ""
+	}
+	if policyURL != "" {
+		if c.Policy != "" || c.PolicyFile != "" {
+			p.add("policyURL", "set one of policy, policyFile and policyURL: the policy comes from one place")
+		}
+		controlPlaneURL(p, g, "policyURL", policyURL, keyText, credential)
+		g.remote = policy.SharedRemote(policyURL, keys, keyText, credential, reload)
+		g.bundleSeen = &bundleCheck{}
+	}
+	if lookupURL != "" {
+		buildLookup(p, g, c, lookupURL, issuers, keys, keyText, credential)
+	}
+	g.controlPlane = true
+	g.dynamic = true
+	return policyURL != ""
+}
+
+// buildLookup sets up the per-subject assignments cache of assignmentsURL.
+func buildLookup(p *problems, g *Gatehouse, c *Config, template string, issuers []string, keys []*tokens.Key, keyText, credential string) {
+	if !strings.Contains(template, "{subject}") {
+		p.add("assignmentsURL", "must contain {subject}, as in http://gatehouse:8081/v1/subjects/{subject}/assignments?issuer={issuer}")
+	}
+	if len(issuers) > 1 && !strings.Contains(template, "{issuer}") {
+		p.add("assignmentsURL", "must contain {issuer}: "+strconv.Itoa(len(issuers))+" issuers are trusted, and a subject is unique only within its issuer")
+	}
+	if c.Policy == "" && c.PolicyFile == "" && strings.TrimSpace(c.PolicyURL) == "" {
+		p.add("assignmentsURL", "needs policy, policyFile or policyURL: the roles it assigns are declared there")
+	}
+	probe := strings.Replace(strings.Replace(template, "{subject}", "subject", -1), "{issuer}", "issuer", -1)
+	controlPlaneURL(p, g, "assignmentsURL", probe, keyText, credential)
+	s := policy.LookupSettings{}
+	s.TTL = duration(p, "assignmentsTTL", c.AssignmentsTTL, defaultAssignmentsTTL)
+	s.Stale = duration(p, "assignmentsStale", c.AssignmentsStale, defaultAssignmentsStale)
+	s.MaxEntries = number(p, "assignmentsCacheSize", c.AssignmentsCacheSize, defaultAssignmentsSize)
+	if s.TTL <= 0 {
+		p.add("assignmentsTTL", "must be more than 0")
+	}
+	if s.MaxEntries < 1 {
+		p.add("assignmentsCacheSize", "must be at least 1")
+	}
+	g.lookup = policy.SharedLookup(template, keys, keyText, credential, s)
+}
+
+// controlPlaneURL checks a control-plane URL: absolute http(s), no user info (the credential is
+// policyCredential), no fragment. Over plain http to a host other than loopback, documents must be
+// signed (policyKey): anyone on the path could otherwise rewrite the policy. A credential then still
+// crosses the network in clear, which a warning line says; it can only read, never change, what the
+// gateway enforces.
+func controlPlaneURL(p *problems, g *Gatehouse, where, raw, keyText, credential string) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		p.add(where, "must be an absolute http(s) URL")
+		return
+	}
+	if u.User != nil {
+		p.add(where, "must not carry user information: set the credential in policyCredential")
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		p.add(where, "must not have a fragment")
+	}
+	if u.Scheme == "https" || loopbackHost(u.Hostname()) {
+		return
+	}
+	if keyText == "" {
+		p.add(where, "plain http to "+u.Hostname()+", which is not loopback: use https, or set policyKey so that only documents the control plane signed are accepted (an unsigned policy over http can be rewritten by anyone on the path)")
+		return
+	}
+	if credential != "" {
+		_, _ = os.Stderr.WriteString(`{"gatehouse":` + jsonString(g.name) + `,"warning":` + jsonString(where+": policyCredential crosses the network in clear to "+u.Hostname()+" (plain http): the documents are signed, but anyone on the path can read them and reuse the credential to read them; use https") + "}\n")
+	}
+}
+
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// token68 reports whether s is an RFC 7235 token68 (the syntax of a Bearer credential, RFC 6750 §2.1).
+func token68(s string) bool {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+	end := len(strings.TrimRight(s, "="))
+	if end == 0 {
+		return false
+	}
+	return strings.Trim(s[:end], chars) == ""
 }
 
 func buildRoutes(p *problems, g *Gatehouse, c *Config, pol *policy.Policy) {
@@ -582,8 +723,8 @@ func buildRoutes(p *problems, g *Gatehouse, c *Config, pol *policy.Policy) {
 		case req == matcher.Public || req == matcher.Authenticated || req == matcher.Deny:
 		case pol != nil && !pol.HasPermission(req):
 			p.add(where, "unknown permission "+strconv.Quote(req)+": declare it in the policy's permissions")
-		case pol == nil && !g.trust.TrustTokenPermissions && c.Policy == "" && c.PolicyFile == "":
-			p.add(where, "nothing can grant "+strconv.Quote(req)+": configure policy/policyFile or trustTokenPermissions")
+		case pol == nil && !g.trust.TrustTokenPermissions && c.Policy == "" && c.PolicyFile == "" && strings.TrimSpace(c.PolicyURL) == "":
+			p.add(where, "nothing can grant "+strconv.Quote(req)+": configure policy, policyFile, policyURL or trustTokenPermissions")
 		}
 		if g.tenant != nil && g.tenant.Mode() == "path" && strings.Contains(r.Path, "{"+g.tenant.Param()+"...}") {
 			p.add(where, "the tenant wildcard {"+g.tenant.Param()+"} must match one segment, not the rest of the path")

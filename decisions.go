@@ -211,7 +211,11 @@ func replay(g *Gatehouse, req *http.Request) bool {
 	}
 	var unix int64
 	pol := g.staticPolicy
-	if g.policyFile == nil {
+	if g.controlPlane {
+		now := time.Now()
+		unix = now.Unix()
+		pol = controlPlanePolicy(g, a.id, now) // nil (control plane down, nothing known) never equals a.policy
+	} else if g.policyFile == nil {
 		unix = time.Now().Unix()
 	} else {
 		now := time.Now()

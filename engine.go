@@ -29,11 +29,19 @@ func (g *Gatehouse) Engine() Engine {
 		Verifier: g.verifier, Shadow: g.shadow, g: g}
 }
 
-// Policy returns the policy in force at now (the policy file's current parse, or the inline policy;
-// nil when there is none).
+// Policy returns the policy in force at now that every subject shares (the control plane's bundle,
+// fetched if due; the policy file's current parse; or the inline policy; nil when there is none,
+// or before the first bundle arrived).
 func (e Engine) Policy(now time.Time) *policy.Policy {
-	if e.g.policyFile != nil {
-		return e.g.policyFile.Current(now)
+	return basePolicy(e.g, now)
+}
+
+// PolicyFor returns the policy that decides for id at now: Policy with, under assignmentsURL, the
+// assignments the control plane holds for id's subject (fetched if not cached). nil: the control
+// plane could not provide it, and the middleware answers 503.
+func (e Engine) PolicyFor(id *tokens.Identity, now time.Time) *policy.Policy {
+	if !e.g.controlPlane {
+		return basePolicy(e.g, now)
 	}
-	return e.g.staticPolicy
+	return controlPlanePolicy(e.g, id, now)
 }

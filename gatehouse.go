@@ -2,8 +2,10 @@ package gatehouse
 
 import (
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/assertion"
@@ -23,6 +25,12 @@ type Gatehouse struct {
 	tenant             *policy.Tenant
 	staticPolicy       *policy.Policy // the inline policy (nil with policyFile)
 	policyFile         *policy.File
+	remote             *policy.Remote // policyURL: the control plane's bundle
+	lookup             *policy.Lookup // assignmentsURL: per-subject assignments
+	controlPlane       bool           // remote or lookup: the policy comes (partly) from the control plane
+	dynamic            bool           // the policy may change after New (policyFile or controlPlane)
+	issuers            []string       // the trusted issuers, for checking bundles
+	bundleSeen         *bundleCheck   // the last bundle checked against the routes
 	trust              policy.Options
 	forwardToken       bool
 	auditAllowed       bool
@@ -121,7 +129,12 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	}
 	target := g.tenant.Locate(req, route, segs, vals)
 	pol := g.staticPolicy
-	if g.policyFile != nil {
+	if g.controlPlane {
+		pol = controlPlanePolicy(g, id, time.Now())
+		if pol == nil {
+			return unavailable(g, id, route)
+		}
+	} else if g.policyFile != nil {
 		pol = g.policyFile.Current(time.Now())
 	}
 	d := policy.Decide(pol, g.trust, id, route, target)
@@ -232,6 +245,99 @@ func (g *Gatehouse) release() {
 	if g.policyFile != nil {
 		g.policyFile.Release()
 	}
+	if g.remote != nil {
+		g.remote.Release()
+	}
+	if g.lookup != nil {
+		g.lookup.Release()
+	}
+}
+
+// basePolicy returns the policy every subject shares: the bundle (nil before the first one), the
+// policy file's current parse, or the inline policy.
+func basePolicy(g *Gatehouse, now time.Time) *policy.Policy {
+	if g.remote != nil {
+		p := policy.CurrentRemote(g.remote, now)
+		if p != nil {
+			checkBundle(g, p)
+		}
+		return p
+	}
+	if g.policyFile != nil {
+		return g.policyFile.Current(now)
+	}
+	return g.staticPolicy
+}
+
+// controlPlanePolicy returns the policy that decides for id: the base policy with, under
+// assignmentsURL, id's looked-up assignments added. nil: the control plane could not provide it
+// (the request is answered 503). The pointer stays the same while nothing changes, so cached
+// decisions stay valid; a new bundle or changed assignments give a new one.
+func controlPlanePolicy(g *Gatehouse, id *tokens.Identity, now time.Time) *policy.Policy {
+	base := basePolicy(g, now)
+	if base == nil || g.lookup == nil || id == nil || id.Subject == "" {
+		return base
+	}
+	return policy.SubjectPolicy(g.lookup, base, id.Issuer, id.Subject, now)
+}
+
+// unavailable is the 503 of a request the control plane's policy must decide while none is there.
+func unavailable(g *Gatehouse, id *tokens.Identity, route *matcher.Route) *outcome {
+	o := &outcome{status: 503, detail: "policy not yet available from the control plane", route: route, id: id,
+		reason: "no bundle from policyURL yet (the first fetch failed or is under way): failing closed"}
+	if g.remote == nil || policy.HasBundle(g.remote) {
+		o.detail = "assignments not available from the control plane"
+		o.reason = "the subject's assignments could not be fetched from assignmentsURL and none are cached: failing closed"
+	}
+	return o
+}
+
+// bundleCheck remembers the last bundle a middleware checked against its routes.
+type bundleCheck struct {
+	mu   sync.Mutex
+	seen *policy.Policy
+}
+
+// checkBundle (called with the bundle in force on every request that uses it) writes one error
+// line when a new bundle lacks permissions the routes require (their
+// requests are denied: nothing in the bundle can grant them) or holds assignments that grant
+// nothing here (no issuer while several issuers are trusted, or an issuer that is not trusted).
+func checkBundle(g *Gatehouse, p *policy.Policy) {
+	b := g.bundleSeen
+	b.mu.Lock()
+	if b.seen == p {
+		b.mu.Unlock()
+		return
+	}
+	b.seen = p
+	b.mu.Unlock()
+	var problems []string
+	for _, r := range g.routes.Routes {
+		req := r.Requirement
+		if req != matcher.Public && req != matcher.Authenticated && req != matcher.Deny && !p.HasPermission(req) {
+			problems = append(problems, "routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+" requires "+strconv.Quote(req)+", which the bundle does not declare: its requests are denied")
+		}
+	}
+	if g.trust.IssuerQualified {
+		if u := p.Unqualified(); len(u) > 0 {
+			problems = append(problems, strconv.Itoa(len(u))+" assignments name no issuer ("+strings.Join(boundedList(u, 5), ", ")+"), but several issuers are trusted: they grant nothing")
+		}
+	}
+	for _, iss := range p.Issuers() {
+		if len(g.issuers) > 0 && !hasString(g.issuers, iss) {
+			problems = append(problems, "assignments name issuer "+strconv.Quote(iss)+", which is not among issuers: they grant nothing")
+		}
+	}
+	if len(problems) > 0 {
+		_, _ = os.Stderr.WriteString(`{"gatehouse":` + jsonString(g.name) + `,"policyURL":` + jsonString(g.remote.URL()) + `,"error":` + jsonString(strings.Join(problems, "; ")) + "}\n")
+	}
+}
+
+func boundedList(list []string, n int) []string {
+	if len(list) <= n {
+		return list
+	}
+	return append(append([]string(nil), list[:n]...), "…")
 }
 
 // sign mints the identity assertion of an allow (a) for this request and records when a replay of

@@ -51,6 +51,13 @@ type Config struct {
 	Policy                string
 	PolicyFile            string
 	PolicyReload          string
+	PolicyURL             string // the control plane's bundle (docs/control-plane.md); excludes policy and policyFile
+	PolicyKey             string // the bundle verification key(s): PEM, a JWK or a JWKS, inline or a file
+	PolicyCredential      string // the Bearer credential sent to the control plane
+	AssignmentsURL        string // per-subject assignments: a URL template with {subject} (and {issuer})
+	AssignmentsTTL        string // default 30s
+	AssignmentsStale      string // default 5m
+	AssignmentsCacheSize  string // default 10000
 	TrustTokenPermissions string // default false
 	Tenant                string
 	Mode                  string
@@ -232,7 +239,7 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 	c.mu.Lock()
 	a := c.m[key]
 	c.mu.Unlock()
-	if a == nil || g.policyFile != nil {
+	if a == nil || g.dynamic {
 		return false
 	}
 	unix := time.Now().Unix()

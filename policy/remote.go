@@ -165,6 +165,16 @@ func CurrentRemote(r *Remote, now time.Time) *Policy {
 	return p
 }
 
+// HasBundle reports whether a bundle arrived (without fetching).
+func HasBundle(r *Remote) bool {
+	r.entry.mu.Lock()
+	defer r.entry.mu.Unlock()
+	return r.entry.current != nil
+}
+
+// URL returns the bundle's URL.
+func (r *Remote) URL() string { return r.entry.url }
+
 // RemoteFetches returns how many fetches the shared bundle behind r made (for tests).
 func RemoteFetches(r *Remote) int {
 	r.entry.mu.Lock()

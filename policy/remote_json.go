@@ -78,7 +78,8 @@ func jsonStrings(problems []string, where string, v interface{}) ([]string, []st
 	}
 	list, isList := v.([]interface{})
 	if !isList {
-		return nil, append(problems, where+": must be a list of strings")
+		problems = append(problems, where+": must be a list of strings")
+		return nil, problems
 	}
 	out := make([]string, 0, len(list))
 	for i, e := range list {
@@ -98,7 +99,8 @@ func jsonRoles(problems []string, v interface{}) (map[string][]string, []string)
 	}
 	obj, isObject := v.(map[string]interface{})
 	if !isObject {
-		return nil, append(problems, "roles: must be an object of role names to permission lists")
+		problems = append(problems, "roles: must be an object of role names to permission lists")
+		return nil, problems
 	}
 	roles := make(map[string][]string, len(obj))
 	for name, perms := range obj {
@@ -116,7 +118,8 @@ func jsonAssignments(problems []string, where string, v interface{}) ([]assignme
 	}
 	list, isList := v.([]interface{})
 	if !isList {
-		return nil, append(problems, where+": must be a list of assignments")
+		problems = append(problems, where+": must be a list of assignments")
+		return nil, problems
 	}
 	out := make([]assignmentDocument, 0, len(list))
 	for i, e := range list {
@@ -147,7 +150,8 @@ func jsonString(problems []string, where, field string, v interface{}) (string, 
 	}
 	s, isString := v.(string)
 	if !isString {
-		return "", append(problems, where+"."+field+": must be a string")
+		problems = append(problems, where+"."+field+": must be a string")
+		return "", problems
 	}
 	return s, problems
 }
