@@ -84,6 +84,8 @@ func haproxySteps(t *testing.T) []step {
 			headers: map[string]string{"X-Forwarded-Uri": "/healthz", "X-Forwarded-Method": "GET", "X-Forwarded-Host": "elsewhere"}, want: 401},
 		step{say: "a client's X-Forwarded-Method does not change the method Gatehouse decides on", sub: "dave", method: "POST", path: "/orgs/acme/workflows",
 			headers: map[string]string{"X-Forwarded-Method": "GET"}, want: 403},
+		step{say: "a client's X-Forwarded-Uri and -Method on an allowed request never reach the backend", sub: "dave", method: "GET", path: "/orgs/acme/workflows",
+			headers: map[string]string{"X-Forwarded-Uri": "/orgs/acme/workflows/wf-1", "X-Forwarded-Method": "DELETE"}, want: 200},
 		step{say: "a token in a header spelt in lower case is read", method: "GET", path: "/me",
 			headers: map[string]string{"authorization": "Bearer " + token(t, "nobody")}, want: 200},
 	)
@@ -104,6 +106,11 @@ func TestHAProxyAnswersTheWalkthroughAsThePluginDoes(t *testing.T) {
 	got := replay(t, startHAProxy(t, portOf(fa.URL), b.port(), nil), b, steps)
 	for i, s := range steps {
 		compareStep(t, "haproxy", s, plugin[i], got[i])
+		for _, h := range []string{"X-Forwarded-Uri", "X-Forwarded-Method"} {
+			if v, ok := got[i].backend[h]; ok {
+				t.Errorf("haproxy: %s: the backend received the client's %s: %q", s.say, h, v)
+			}
+		}
 	}
 }
 
