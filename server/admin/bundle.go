@@ -45,7 +45,7 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request, _ identity) {
 		writeProblem(w, problem(http.StatusBadRequest, "assignments", `want "none" (the bundle without assignments), not `+strconv.Quote(v)))
 		return
 	}
-	rev, err := s.store.Revision(r.Context())
+	rev, err := s.revision(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -181,7 +181,7 @@ func (s *Server) subjectAssignments(w http.ResponseWriter, r *http.Request, _ id
 		return
 	}
 	subject := r.PathValue("subject")
-	rev, err := s.store.Revision(r.Context())
+	rev, err := s.revision(r)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -217,4 +217,12 @@ func (s *Server) subjectAssignments(w http.ResponseWriter, r *http.Request, _ id
 	h.Set("Content-Length", strconv.Itoa(len(b.body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b.body)
+}
+
+// revision is the revision the request was authorized at (else the store's).
+func (s *Server) revision(r *http.Request) (int64, error) {
+	if rev, ok := requestRevision(r); ok {
+		return rev, nil
+	}
+	return s.store.Revision(r.Context())
 }

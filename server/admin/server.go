@@ -67,8 +67,17 @@ type Server struct {
 type generation struct {
 	rev      int64
 	adminOrg string
+	doc      string // the store's control-plane document it was built from
 	mw       http.Handler
 	release  context.CancelFunc
+}
+
+type revisionKey struct{}
+
+// requestRevision is the store revision the request was authorized at (read once per request).
+func requestRevision(r *http.Request) (int64, bool) {
+	rev, ok := r.Context().Value(revisionKey{}).(int64)
+	return rev, ok
 }
 
 type captureKey struct{}
@@ -218,12 +227,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // the verified identity. Org routes a token of another org is refused are tried once more as
 // their platform twin: a platform admin (the admin org's) manages every org.
 func (s *Server) authorized(w http.ResponseWriter, r *http.Request, rt route) {
-	g, p := s.current(r.Context())
+	g, rev, p := s.current(r.Context())
 	if p != nil {
 		s.storeError(p)
 		writeProblem(w, p)
 		return
 	}
+	r = r.WithContext(context.WithValue(r.Context(), revisionKey{}, rev))
 	rec, c := run(g.mw, r, r.URL.Path, r.URL.RawPath)
 	if c != nil {
 		id := identityOf(c.req)
@@ -277,32 +287,35 @@ func identityOf(r *http.Request) identity {
 	return id
 }
 
-// current returns the admin middleware of the store's revision, rebuilding it when the revision
-// moved (one database round trip per request: several replicas agree within a request).
-func (s *Server) current(ctx context.Context) (*generation, *Problem) {
+// current returns the admin middleware of the store's revision, and that revision, rebuilding
+// the middleware when the revision moved (one database round trip per request: several replicas
+// agree within a request).
+func (s *Server) current(ctx context.Context) (*generation, int64, *Problem) {
 	rev, err := s.store.Revision(ctx)
 	if err != nil {
-		return nil, fromError(err)
+		return nil, 0, fromError(err)
 	}
 	if g := s.gen.Load(); g != nil && (g.rev >= rev || rev == s.failedRev.Load()) {
-		return g, nil
+		return g, rev, nil
 	}
 	g, err := s.rebuild(ctx, rev)
 	if err != nil {
 		if old := s.gen.Load(); old != nil {
-			return old, nil // keep the last good policy (the refusal was logged)
+			return old, rev, nil // keep the last good policy (the refusal was logged)
 		}
-		return nil, fromError(err)
+		return nil, 0, fromError(err)
 	}
-	return g, nil
+	return g, rev, nil
 }
 
-// rebuild builds the admin middleware for the store's current control-plane entries.
+// rebuild builds the admin middleware for the store's current control-plane entries. A revision
+// that left them as they were (most changes: the gateways' policy) keeps the middleware.
 func (s *Server) rebuild(ctx context.Context, rev int64) (*generation, error) {
 	s.genMu.Lock()
 	defer s.genMu.Unlock()
-	if g := s.gen.Load(); g != nil && g.rev >= rev {
-		return g, nil
+	old := s.gen.Load()
+	if old != nil && old.rev >= rev {
+		return old, nil
 	}
 	doc, docRev, err := s.store.Document(ctx, store.DocumentOptions{System: true})
 	if err != nil {
@@ -314,6 +327,12 @@ func (s *Server) rebuild(ctx context.Context, rev int64) (*generation, error) {
 	}
 	if org == "" {
 		org = s.adminOrg
+	}
+	if old != nil && old.doc == string(doc) && old.adminOrg == org {
+		g := *old
+		g.rev = docRev
+		s.gen.Store(&g)
+		return &g, nil
 	}
 	pol, dropped, err := adminPolicy(doc, s.issuers)
 	if err != nil {
@@ -332,8 +351,9 @@ func (s *Server) rebuild(ctx context.Context, rev int64) (*generation, error) {
 		s.logf(`{"gatehouse":"admin","revision":%d,"error":%q}`, docRev, "the admin policy was refused; the previous one stays: "+err.Error())
 		return nil, err
 	}
-	g := &generation{rev: docRev, adminOrg: org, mw: mw, release: release}
-	if old := s.gen.Swap(g); old != nil {
+	g := &generation{rev: docRev, adminOrg: org, doc: string(doc), mw: mw, release: release}
+	s.gen.Store(g)
+	if old != nil {
 		old.release()
 	}
 	return g, nil
