@@ -87,6 +87,7 @@ func BenchmarkBundle(b *testing.B) {
 				etag := e.srv.bundles.last[0].etag
 				b.Run("cold", func(b *testing.B) {
 					b.SetBytes(int64(size))
+					b.ReportMetric(float64(size), "body-bytes")
 					for i := 0; i < b.N; i++ {
 						e.srv.bundles.mu[0].Lock()
 						e.srv.bundles.last[0] = nil
@@ -119,6 +120,13 @@ func BenchmarkSubjectLookup(b *testing.B) {
 			e.srv.subjects.init(subjectCacheSize)
 			if status, _ := benchGet(b, e, path, gw, ""); status != 200 {
 				b.Fatalf("status %d", status)
+			}
+		}
+	})
+	b.Run("revision-query-alone", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := e.store.Revision(ctx); err != nil {
+				b.Fatal(err)
 			}
 		}
 	})

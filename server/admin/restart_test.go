@@ -97,6 +97,9 @@ func TestDatabaseRestartInTheMiddleOfARequestStream(t *testing.T) {
 		t.Errorf("Retry-After %q", retryAfter)
 	}
 	e.must(200, req{method: "GET", path: "/readyz"})
+	if n := e.srv.metrics.StoreErrors(503); n == 0 {
+		t.Error("no store error counted in /metrics")
+	}
 
 	list, err := e.store.ListAssignments(ctx, store.AssignmentFilter{Org: "acme", Role: "viewer"})
 	if err != nil {
