@@ -53,6 +53,7 @@ func lessAssignment(a, b *Assignment) bool {
 	return a.ID < b.ID
 }
 
+// ListAssignments returns the assignments f selects, in document order.
 func (s *Store) ListAssignments(ctx context.Context, f AssignmentFilter) ([]Assignment, error) {
 	var out []Assignment
 	err := s.read(ctx, func(tx pgx.Tx) error {
@@ -63,6 +64,9 @@ func (s *Store) ListAssignments(ctx context.Context, f AssignmentFilter) ([]Assi
 		return err
 	})
 	sortAssignments(out)
+	if out == nil && err == nil {
+		out = []Assignment{}
+	}
 	return out, err
 }
 
@@ -78,6 +82,7 @@ func getAssignment(ctx context.Context, tx pgx.Tx, id int64, lock bool) (Assignm
 	return a, err
 }
 
+// GetAssignment returns one assignment (404 when unknown).
 func (s *Store) GetAssignment(ctx context.Context, id int64) (Assignment, error) {
 	var a Assignment
 	err := s.read(ctx, func(tx pgx.Tx) (err error) { a, err = getAssignment(ctx, tx, id, false); return })
@@ -149,12 +154,12 @@ func checkAssignmentInStore(ctx context.Context, tx pgx.Tx, a Assignment) error 
 }
 
 // ensureSubject creates the subject (kind user) when the store does not know it, and logs it.
-func ensureSubject(ctx context.Context, tx pgx.Tx, actor, id, issuer string) error {
+func ensureSubject(ctx context.Context, tx pgx.Tx, log *changeLog, actor, id, issuer string) error {
 	tag, err := tx.Exec(ctx, `INSERT INTO subjects (id, issuer, kind) VALUES ($1, $2, 'user') ON CONFLICT DO NOTHING`, id, issuer)
 	if err != nil || tag.RowsAffected() == 0 {
 		return err
 	}
-	return logChange(ctx, tx, actor, "create", KindSubject, subjectKey(id, issuer), "", nil, Subject{ID: id, Issuer: issuer, Kind: "user", Version: 1})
+	return log.add(actor, "create", KindSubject, subjectKey(id, issuer), "", nil, Subject{ID: id, Issuer: issuer, Kind: "user", Version: 1})
 }
 
 func scopesArg(scopes []string) []string {
@@ -164,6 +169,7 @@ func scopesArg(scopes []string) []string {
 	return scopes
 }
 
+// CreateAssignment assigns a role in an org, optionally within scopes (canonical, sorted, deduplicated); it creates the subject (kind user) when the store does not know it.
 func (s *Store) CreateAssignment(ctx context.Context, actor string, a Assignment) (Assignment, error) {
 	if err := checkActor(actor); err != nil {
 		return Assignment{}, err
@@ -172,8 +178,8 @@ func (s *Store) CreateAssignment(ctx context.Context, actor string, a Assignment
 	if err != nil {
 		return Assignment{}, err
 	}
-	err = s.write(ctx, func(tx pgx.Tx) error {
-		return createAssignment(ctx, tx, actor, &a)
+	err = s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
+		return createAssignment(ctx, tx, log, actor, &a)
 	})
 	if err != nil {
 		return Assignment{}, err
@@ -181,11 +187,11 @@ func (s *Store) CreateAssignment(ctx context.Context, actor string, a Assignment
 	return a, nil
 }
 
-func createAssignment(ctx context.Context, tx pgx.Tx, actor string, a *Assignment) error {
+func createAssignment(ctx context.Context, tx pgx.Tx, log *changeLog, actor string, a *Assignment) error {
 	if err := checkAssignmentInStore(ctx, tx, *a); err != nil {
 		return err
 	}
-	if err := ensureSubject(ctx, tx, actor, a.Subject, a.Issuer); err != nil {
+	if err := ensureSubject(ctx, tx, log, actor, a.Subject, a.Issuer); err != nil {
 		return err
 	}
 	var id int64
@@ -202,9 +208,10 @@ func createAssignment(ctx context.Context, tx pgx.Tx, actor string, a *Assignmen
 		return err
 	}
 	a.ID, a.Version = id, 1
-	return logChange(ctx, tx, actor, "create", KindAssignment, strconv.FormatInt(id, 10), a.Org, nil, *a)
+	return log.add(actor, "create", KindAssignment, strconv.FormatInt(id, 10), a.Org, nil, *a)
 }
 
+// UpdateAssignment replaces an assignment (a.ID names it). A move to another org is logged as a delete in the old org and a create in the new one.
 func (s *Store) UpdateAssignment(ctx context.Context, actor string, a Assignment, ifVersion int64) (Assignment, error) {
 	if err := checkActor(actor); err != nil {
 		return Assignment{}, err
@@ -213,7 +220,7 @@ func (s *Store) UpdateAssignment(ctx context.Context, actor string, a Assignment
 	if err != nil {
 		return Assignment{}, err
 	}
-	err = s.write(ctx, func(tx pgx.Tx) error {
+	err = s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getAssignment(ctx, tx, a.ID, true)
 		if err != nil {
 			return err
@@ -224,7 +231,10 @@ func (s *Store) UpdateAssignment(ctx context.Context, actor string, a Assignment
 		if err := checkAssignmentInStore(ctx, tx, a); err != nil {
 			return err
 		}
-		if err := ensureSubject(ctx, tx, actor, a.Subject, a.Issuer); err != nil {
+		if err := keepAPlatformAdmin(ctx, tx, before, &a); err != nil {
+			return err
+		}
+		if err := ensureSubject(ctx, tx, log, actor, a.Subject, a.Issuer); err != nil {
 			return err
 		}
 		a.Version = before.Version + 1
@@ -235,12 +245,12 @@ func (s *Store) UpdateAssignment(ctx context.Context, actor string, a Assignment
 		org := a.Org
 		if before.Org != a.Org {
 			// a move between orgs shows in both orgs' logs: as a delete in the old one and a create in the new one
-			if err := logChange(ctx, tx, actor, "delete", KindAssignment, strconv.FormatInt(a.ID, 10), before.Org, before, nil); err != nil {
+			if err := log.add(actor, "delete", KindAssignment, strconv.FormatInt(a.ID, 10), before.Org, before, nil); err != nil {
 				return err
 			}
-			return logChange(ctx, tx, actor, "create", KindAssignment, strconv.FormatInt(a.ID, 10), org, nil, a)
+			return log.add(actor, "create", KindAssignment, strconv.FormatInt(a.ID, 10), org, nil, a)
 		}
-		return logChange(ctx, tx, actor, "update", KindAssignment, strconv.FormatInt(a.ID, 10), org, before, a)
+		return log.add(actor, "update", KindAssignment, strconv.FormatInt(a.ID, 10), org, before, a)
 	})
 	if err != nil {
 		return Assignment{}, err
@@ -248,11 +258,12 @@ func (s *Store) UpdateAssignment(ctx context.Context, actor string, a Assignment
 	return a, nil
 }
 
+// DeleteAssignment deletes an assignment.
 func (s *Store) DeleteAssignment(ctx context.Context, actor string, id int64, ifVersion int64) error {
 	if err := checkActor(actor); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx pgx.Tx) error {
+	return s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getAssignment(ctx, tx, id, true)
 		if err != nil {
 			return err
@@ -260,11 +271,31 @@ func (s *Store) DeleteAssignment(ctx context.Context, actor string, id int64, if
 		if err := checkVersion("version", before.Version, ifVersion); err != nil {
 			return err
 		}
+		if err := keepAPlatformAdmin(ctx, tx, before, nil); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE id = $1`, id); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "delete", KindAssignment, strconv.FormatInt(id, 10), before.Org, before, nil)
+		return log.add(actor, "delete", KindAssignment, strconv.FormatInt(id, 10), before.Org, before, nil)
 	})
+}
+
+// keepAPlatformAdmin refuses (409) to delete the last gatehouse-platform-admin assignment, or
+// to change it into something else (after nil: a delete): nobody could administer the control
+// plane any more, short of a new bootstrap with database access.
+func keepAPlatformAdmin(ctx context.Context, tx pgx.Tx, before Assignment, after *Assignment) error {
+	if before.Role != RolePlatformAdmin || (after != nil && after.Role == RolePlatformAdmin && after.Subject == before.Subject && after.Issuer == before.Issuer) {
+		return nil
+	}
+	var n int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM assignments WHERE role = $1`, RolePlatformAdmin).Scan(&n); err != nil {
+		return err
+	}
+	if n <= 1 {
+		return &Error{Status: 409, Field: "id", Detail: "the last " + RolePlatformAdmin + " assignment: assign the role to another subject first"}
+	}
+	return nil
 }
 
 // ---- bootstrap and settings
@@ -301,7 +332,7 @@ func (s *Store) Bootstrap(ctx context.Context, actor, subject, issuer, org strin
 	if err != nil {
 		return Assignment{}, err
 	}
-	err = s.write(ctx, func(tx pgx.Tx) error {
+	err = s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		current, err := adminOrg(ctx, tx)
 		if err != nil {
 			return err
@@ -311,7 +342,7 @@ func (s *Store) Bootstrap(ctx context.Context, actor, subject, issuer, org strin
 			if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ('admin_org', $1)`, org); err != nil {
 				return err
 			}
-			if err := logChange(ctx, tx, actor, "create", KindSetting, "admin_org", "", nil, setting{"admin_org", org}); err != nil {
+			if err := log.add(actor, "create", KindSetting, "admin_org", "", nil, setting{"admin_org", org}); err != nil {
 				return err
 			}
 		case current != org:
@@ -325,7 +356,7 @@ func (s *Store) Bootstrap(ctx context.Context, actor, subject, issuer, org strin
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		return createAssignment(ctx, tx, actor, &a)
+		return createAssignment(ctx, tx, log, actor, &a)
 	})
 	if err != nil {
 		return Assignment{}, err
@@ -340,6 +371,7 @@ func getAssignmentBy(ctx context.Context, tx pgx.Tx, a Assignment) (Assignment, 
 
 // ---- the change log
 
+// Changes returns change-log entries in sequence order.
 func (s *Store) Changes(ctx context.Context, f ChangeFilter) ([]Change, error) {
 	limit := f.Limit
 	if limit <= 0 {
@@ -367,6 +399,9 @@ func (s *Store) Changes(ctx context.Context, f ChangeFilter) ([]Change, error) {
 		})
 		return err
 	})
+	if out == nil && err == nil {
+		out = []Change{}
+	}
 	return out, err
 }
 
@@ -376,6 +411,7 @@ func revision(ctx context.Context, tx pgx.Tx) (int64, error) {
 	return rev, err
 }
 
+// Revision returns the sequence number of the last change (0 when none).
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	var rev int64
 	err := s.read(ctx, func(tx pgx.Tx) (err error) { rev, err = revision(ctx, tx); return })

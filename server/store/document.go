@@ -168,14 +168,14 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 	}
 	perms := sortedSet(f.Permissions)
 	for i, p := range f.Permissions {
-		if isSystemPermission(p) {
-			return res, unprocessable("permissions["+strconv.Itoa(i)+"]", strconv.Quote(p)+": names starting "+SystemPermissionPrefix+" are reserved for the control plane")
+		if isReserved(p) {
+			return res, unprocessable("permissions["+strconv.Itoa(i)+"]", strconv.Quote(p)+": names starting "+SystemPermissionPrefix+" or "+SystemRolePrefix+" are reserved for the control plane")
 		}
 	}
 	roles := map[string][]string{}
 	for name, ps := range f.Roles {
-		if isSystemRole(name) {
-			return res, unprocessable("roles."+name, "names starting "+SystemRolePrefix+" are reserved for the control plane")
+		if isReserved(name) {
+			return res, unprocessable("roles."+name, "names starting "+SystemPermissionPrefix+" or "+SystemRolePrefix+" are reserved for the control plane")
 		}
 		roles[name] = sortedSet(ps)
 	}
@@ -205,7 +205,7 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 			wantOrder = append(wantOrder, k)
 		}
 	}
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		res = ImportResult{}
 		cur, curList, err := content(ctx, tx, false, true, "")
 		if err != nil {
@@ -223,7 +223,7 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 			if _, err := tx.Exec(ctx, `INSERT INTO permissions (name) VALUES ($1)`, p); err != nil {
 				return err
 			}
-			if err := logChange(ctx, tx, actor, "create", KindPermission, p, "", nil, Permission{Name: p, Version: 1}); err != nil {
+			if err := log.add(actor, "create", KindPermission, p, "", nil, Permission{Name: p, Version: 1}); err != nil {
 				return err
 			}
 			res.Created++
@@ -245,7 +245,7 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 				if _, err := tx.Exec(ctx, `INSERT INTO role_permissions (role, permission) SELECT $1, unnest($2::text[])`, n, ps); err != nil {
 					return err
 				}
-				if err := logChange(ctx, tx, actor, "create", KindRole, n, "", nil, Role{Name: n, Permissions: ps, Version: 1}); err != nil {
+				if err := log.add(actor, "create", KindRole, n, "", nil, Role{Name: n, Permissions: ps, Version: 1}); err != nil {
 					return err
 				}
 				res.Created++
@@ -259,7 +259,7 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 				if err := updateRole(ctx, tx, after); err != nil {
 					return err
 				}
-				if err := logChange(ctx, tx, actor, "update", KindRole, n, "", before, after); err != nil {
+				if err := log.add(actor, "update", KindRole, n, "", before, after); err != nil {
 					return err
 				}
 				res.Updated++
@@ -275,7 +275,7 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 				gone = append(gone, a)
 			}
 		}
-		if err := deleteAssignments(ctx, tx, actor, gone); err != nil {
+		if err := deleteAssignments(ctx, tx, log, actor, gone); err != nil {
 			return err
 		}
 		res.Deleted += len(gone)
@@ -286,7 +286,7 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 			}
 		}
 		sortAssignments(added)
-		n, err := insertAssignments(ctx, tx, actor, added)
+		n, err := insertAssignments(ctx, tx, log, actor, added)
 		if err != nil {
 			return err
 		}
@@ -300,10 +300,10 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM roles WHERE name = $1`, n); err != nil {
+			if err := deleteRole(ctx, tx, n); err != nil {
 				return err
 			}
-			if err := logChange(ctx, tx, actor, "delete", KindRole, n, "", before, nil); err != nil {
+			if err := log.add(actor, "delete", KindRole, n, "", before, nil); err != nil {
 				return err
 			}
 			res.Deleted++
@@ -323,10 +323,13 @@ func (s *Store) Import(ctx context.Context, actor string, data []byte) (ImportRe
 			if _, err := tx.Exec(ctx, `DELETE FROM permissions WHERE name = $1`, p); err != nil {
 				return err
 			}
-			if err := logChange(ctx, tx, actor, "delete", KindPermission, p, "", before, nil); err != nil {
+			if err := log.add(actor, "delete", KindPermission, p, "", before, nil); err != nil {
 				return err
 			}
 			res.Deleted++
+		}
+		if err := log.flush(ctx, tx); err != nil {
+			return err
 		}
 		res.Revision, err = revision(ctx, tx)
 		return err
@@ -343,9 +346,12 @@ const assignmentJSON = `jsonb_strip_nulls(jsonb_build_object('id', a.id, 'subjec
 
 // insertAssignments creates list (and the subjects it names that the store lacks) in a few
 // statements, each row logged.
-func insertAssignments(ctx context.Context, tx pgx.Tx, actor string, list []Assignment) (int, error) {
+func insertAssignments(ctx context.Context, tx pgx.Tx, log *changeLog, actor string, list []Assignment) (int, error) {
 	if len(list) == 0 {
 		return 0, nil
+	}
+	if err := log.flush(ctx, tx); err != nil {
+		return 0, err
 	}
 	in := make([]docAssignment, len(list))
 	for i, a := range list {
@@ -379,9 +385,12 @@ func insertAssignments(ctx context.Context, tx pgx.Tx, actor string, list []Assi
 	return created + int(tag.RowsAffected()), nil
 }
 
-func deleteAssignments(ctx context.Context, tx pgx.Tx, actor string, list []Assignment) error {
+func deleteAssignments(ctx context.Context, tx pgx.Tx, log *changeLog, actor string, list []Assignment) error {
 	if len(list) == 0 {
 		return nil
+	}
+	if err := log.flush(ctx, tx); err != nil {
+		return err
 	}
 	ids := make([]int64, len(list))
 	for i, a := range list {

@@ -107,6 +107,14 @@ func TestBootstrapSetsTheAdminOrgOnceAndIsIdempotent(t *testing.T) {
 	if len(log) != 1 || log[0].Key != "admin_org" || log[0].Actor != "cli:root" {
 		t.Fatalf("setting log %+v", log)
 	}
+	// the last platform admin stays
+	ops := must[[]Assignment](t)(s.ListAssignments(ctx, AssignmentFilter{Subject: "ops"}))[0]
+	ok(t, s.DeleteAssignment(ctx, actor, ops.ID, 0))
+	wantError(t, s.DeleteAssignment(ctx, actor, b.ID, 0), 409, "id", "the last "+RolePlatformAdmin)
+	demoted := b
+	demoted.Role = RoleAuditor
+	_, err = s.UpdateAssignment(ctx, actor, demoted, 0)
+	wantError(t, err, 409, "id", "the last "+RolePlatformAdmin)
 	// org admins and gateways may be assigned in any org
 	must[Assignment](t)(s.CreateAssignment(ctx, actor, Assignment{Subject: "erin", Org: "acme", Role: RoleOrgAdmin}))
 	must[Assignment](t)(s.CreateAssignment(ctx, actor, Assignment{Subject: "gw", Org: "acme", Role: RoleGateway}))

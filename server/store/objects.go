@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,8 +13,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func isSystemPermission(name string) bool { return strings.HasPrefix(name, SystemPermissionPrefix) }
-func isSystemRole(name string) bool       { return strings.HasPrefix(name, SystemRolePrefix) }
+// isReserved reports whether name is reserved for the control plane's own entries: a permission
+// or a role whose name starts with either prefix (so that no gateway permission or role is
+// mistaken for one, or the other way round).
+func isReserved(name string) bool {
+	return strings.HasPrefix(name, SystemPermissionPrefix) || strings.HasPrefix(name, SystemRolePrefix)
+}
 
 func unprocessable(field, detail string) *Error {
 	return &Error{Status: 422, Field: field, Detail: detail}
@@ -45,8 +50,15 @@ func checkDescription(d string) error {
 	return nil
 }
 
-// logChange appends one change-log entry in tx; before and after are the objects (nil for none).
-func logChange(ctx context.Context, tx pgx.Tx, actor, action, kind, key, org string, before, after interface{}) error {
+// changeLog collects a transaction's change-log entries; write appends them at the end, under
+// the write lock, so that entries commit in sequence order.
+type changeLog struct {
+	pending [][]interface{} // the INSERT arguments of each entry
+	locked  bool
+}
+
+// add records one entry; before and after are the objects (nil for none).
+func (l *changeLog) add(actor, action, kind, key, org string, before, after interface{}) error {
 	var b, a []byte
 	var err error
 	if before != nil {
@@ -63,9 +75,37 @@ func logChange(ctx context.Context, tx pgx.Tx, actor, action, kind, key, org str
 	if org != "" {
 		orgArg = org
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO change_log (actor, action, kind, key, org, before, after) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)`,
-		actor, action, kind, key, orgArg, nullJSON(b), nullJSON(a))
-	return err
+	l.pending = append(l.pending, []interface{}{actor, action, kind, key, orgArg, nullJSON(b), nullJSON(a)})
+	return nil
+}
+
+// flush takes the write lock (once a transaction) and appends the pending entries, in one round
+// trip. From the lock to the commit the transaction only appends to the log, so it never waits
+// for another writer while holding the lock: writes commit in sequence order without deadlocks.
+func (l *changeLog) flush(ctx context.Context, tx pgx.Tx) error {
+	b := &pgx.Batch{}
+	if !l.locked {
+		b.Queue("SELECT pg_advisory_xact_lock($1)", int64(writeLockKey))
+	}
+	if len(l.pending) > 0 {
+		var sql strings.Builder
+		sql.WriteString("INSERT INTO change_log (actor, action, kind, key, org, before, after) VALUES ")
+		args := make([]interface{}, 0, 7*len(l.pending))
+		for i, e := range l.pending {
+			if i > 0 {
+				sql.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&sql, "($%d, $%d, $%d, $%d, $%d, $%d::jsonb, $%d::jsonb)", n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+			args = append(args, e...)
+		}
+		b.Queue(sql.String(), args...)
+	}
+	if b.Len() == 0 {
+		return nil
+	}
+	l.locked, l.pending = true, nil
+	return tx.SendBatch(ctx, b).Close()
 }
 
 func nullJSON(b []byte) interface{} {
@@ -89,6 +129,7 @@ func notFound(field, what string) *Error {
 
 // ---- permissions
 
+// ListPermissions returns every permission (the control plane's own included), sorted by name.
 func (s *Store) ListPermissions(ctx context.Context) ([]Permission, error) {
 	var out []Permission
 	err := s.read(ctx, func(tx pgx.Tx) error {
@@ -113,6 +154,7 @@ func getPermission(ctx context.Context, q pgx.Tx, name string, lock bool) (Permi
 	return p, err
 }
 
+// GetPermission returns one permission (404 when unknown).
 func (s *Store) GetPermission(ctx context.Context, name string) (Permission, error) {
 	var p Permission
 	err := s.read(ctx, func(tx pgx.Tx) (err error) { p, err = getPermission(ctx, tx, name, false); return })
@@ -123,12 +165,13 @@ func checkPermissionWrite(name string) error {
 	if err := policy.CheckPermissionName(name); err != nil {
 		return unprocessable("name", err.Error())
 	}
-	if isSystemPermission(name) {
-		return unprocessable("name", "permissions starting "+SystemPermissionPrefix+" are the control plane's own and cannot be created, changed or deleted")
+	if isReserved(name) {
+		return unprocessable("name", "names starting "+SystemPermissionPrefix+" or "+SystemRolePrefix+" are the control plane's own and cannot be created, changed or deleted")
 	}
 	return nil
 }
 
+// CreatePermission declares a permission: its name must pass policy's rules and not be reserved (422), and be new (409).
 func (s *Store) CreatePermission(ctx context.Context, actor string, p Permission) (Permission, error) {
 	if err := checkActor(actor); err != nil {
 		return Permission{}, err
@@ -140,15 +183,16 @@ func (s *Store) CreatePermission(ctx context.Context, actor string, p Permission
 		return Permission{}, err
 	}
 	p.Version = 1
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO permissions (name, description) VALUES ($1, $2)`, p.Name, p.Description); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "create", KindPermission, p.Name, "", nil, p)
+		return log.add(actor, "create", KindPermission, p.Name, "", nil, p)
 	})
 	return p, err
 }
 
+// UpdatePermission changes a permission's description.
 func (s *Store) UpdatePermission(ctx context.Context, actor string, p Permission, ifVersion int64) (Permission, error) {
 	if err := checkActor(actor); err != nil {
 		return Permission{}, err
@@ -160,7 +204,7 @@ func (s *Store) UpdatePermission(ctx context.Context, actor string, p Permission
 		return Permission{}, err
 	}
 	var after Permission
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getPermission(ctx, tx, p.Name, true)
 		if err != nil {
 			return err
@@ -172,11 +216,12 @@ func (s *Store) UpdatePermission(ctx context.Context, actor string, p Permission
 		if _, err := tx.Exec(ctx, `UPDATE permissions SET description = $2, version = $3 WHERE name = $1`, p.Name, p.Description, after.Version); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "update", KindPermission, p.Name, "", before, after)
+		return log.add(actor, "update", KindPermission, p.Name, "", before, after)
 	})
 	return after, err
 }
 
+// DeletePermission deletes a permission no role grants (409 while one does).
 func (s *Store) DeletePermission(ctx context.Context, actor, name string, ifVersion int64) error {
 	if err := checkActor(actor); err != nil {
 		return err
@@ -184,7 +229,7 @@ func (s *Store) DeletePermission(ctx context.Context, actor, name string, ifVers
 	if err := checkPermissionWrite(name); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx pgx.Tx) error {
+	return s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getPermission(ctx, tx, name, true)
 		if err != nil {
 			return err
@@ -203,7 +248,7 @@ func (s *Store) DeletePermission(ctx context.Context, actor, name string, ifVers
 		if _, err := tx.Exec(ctx, `DELETE FROM permissions WHERE name = $1`, name); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "delete", KindPermission, name, "", before, nil)
+		return log.add(actor, "delete", KindPermission, name, "", before, nil)
 	})
 }
 
@@ -227,6 +272,7 @@ func scanRole(row pgx.Row) (Role, error) {
 	return r, err
 }
 
+// ListRoles returns every role with its sorted permissions, sorted by name.
 func (s *Store) ListRoles(ctx context.Context) ([]Role, error) {
 	var out []Role
 	err := s.read(ctx, func(tx pgx.Tx) error {
@@ -250,6 +296,7 @@ func getRole(ctx context.Context, tx pgx.Tx, name string, lock bool) (Role, erro
 	return r, err
 }
 
+// GetRole returns one role (404 when unknown).
 func (s *Store) GetRole(ctx context.Context, name string) (Role, error) {
 	var r Role
 	err := s.read(ctx, func(tx pgx.Tx) (err error) { r, err = getRole(ctx, tx, name, false); return })
@@ -260,8 +307,8 @@ func checkRoleWrite(name string) error {
 	if err := policy.CheckRoleName(name); err != nil {
 		return unprocessable("name", err.Error())
 	}
-	if isSystemRole(name) {
-		return unprocessable("name", "roles starting "+SystemRolePrefix+" are the control plane's own and cannot be created, changed or deleted")
+	if isReserved(name) {
+		return unprocessable("name", "names starting "+SystemPermissionPrefix+" or "+SystemRolePrefix+" are the control plane's own and cannot be created, changed or deleted")
 	}
 	return nil
 }
@@ -272,7 +319,7 @@ func checkRoleWrite(name string) error {
 func checkRolePermissions(ctx context.Context, tx pgx.Tx, r Role) ([]string, error) {
 	perms := sortedSet(r.Permissions)
 	for _, p := range perms {
-		if isSystemPermission(p) {
+		if isReserved(p) {
 			return nil, unprocessable("permissions", strconv.Quote(p)+": the control plane's own permissions are granted only by its own roles")
 		}
 	}
@@ -312,6 +359,7 @@ func sortedSet(list []string) []string {
 	return out
 }
 
+// CreateRole creates a role granting declared permissions only (policy.CheckRole: no wildcard, no role inside a role, no unknown permission).
 func (s *Store) CreateRole(ctx context.Context, actor string, r Role) (Role, error) {
 	if err := checkActor(actor); err != nil {
 		return Role{}, err
@@ -323,7 +371,7 @@ func (s *Store) CreateRole(ctx context.Context, actor string, r Role) (Role, err
 		return Role{}, err
 	}
 	var out Role
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		perms, err := checkRolePermissions(ctx, tx, r)
 		if err != nil {
 			return err
@@ -335,11 +383,12 @@ func (s *Store) CreateRole(ctx context.Context, actor string, r Role) (Role, err
 			return err
 		}
 		out = Role{Name: r.Name, Description: r.Description, Permissions: perms, Version: 1}
-		return logChange(ctx, tx, actor, "create", KindRole, r.Name, "", nil, out)
+		return log.add(actor, "create", KindRole, r.Name, "", nil, out)
 	})
 	return out, err
 }
 
+// UpdateRole replaces a role's description and permission list.
 func (s *Store) UpdateRole(ctx context.Context, actor string, r Role, ifVersion int64) (Role, error) {
 	if err := checkActor(actor); err != nil {
 		return Role{}, err
@@ -351,7 +400,7 @@ func (s *Store) UpdateRole(ctx context.Context, actor string, r Role, ifVersion 
 		return Role{}, err
 	}
 	var out Role
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getRole(ctx, tx, r.Name, true)
 		if err != nil {
 			return err
@@ -367,7 +416,7 @@ func (s *Store) UpdateRole(ctx context.Context, actor string, r Role, ifVersion 
 		if err := updateRole(ctx, tx, out); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "update", KindRole, r.Name, "", before, out)
+		return log.add(actor, "update", KindRole, r.Name, "", before, out)
 	})
 	return out, err
 }
@@ -383,6 +432,7 @@ func updateRole(ctx context.Context, tx pgx.Tx, r Role) error {
 	return err
 }
 
+// DeleteRole deletes a role nobody is assigned (409 while assigned).
 func (s *Store) DeleteRole(ctx context.Context, actor, name string, ifVersion int64) error {
 	if err := checkActor(actor); err != nil {
 		return err
@@ -390,7 +440,7 @@ func (s *Store) DeleteRole(ctx context.Context, actor, name string, ifVersion in
 	if err := checkRoleWrite(name); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx pgx.Tx) error {
+	return s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getRole(ctx, tx, name, true)
 		if err != nil {
 			return err
@@ -405,17 +455,27 @@ func (s *Store) DeleteRole(ctx context.Context, actor, name string, ifVersion in
 		if n > 0 {
 			return &Error{Status: 409, Field: "name", Detail: "still assigned (" + strconv.FormatInt(n, 10) + " assignments): delete them first"}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM roles WHERE name = $1`, name); err != nil {
+		if err := deleteRole(ctx, tx, name); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "delete", KindRole, name, "", before, nil)
+		return log.add(actor, "delete", KindRole, name, "", before, nil)
 	})
+}
+
+// deleteRole deletes a role and its permission list (role_permissions restricts the delete).
+func deleteRole(ctx context.Context, tx pgx.Tx, name string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM role_permissions WHERE role = $1`, name); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM roles WHERE name = $1`, name)
+	return err
 }
 
 // ---- subjects
 
 const subjectSelect = `SELECT id, issuer, kind, display_name, version FROM subjects`
 
+// ListSubjects returns every subject, sorted by id and issuer.
 func (s *Store) ListSubjects(ctx context.Context) ([]Subject, error) {
 	var out []Subject
 	err := s.read(ctx, func(tx pgx.Tx) error {
@@ -440,6 +500,7 @@ func getSubject(ctx context.Context, tx pgx.Tx, id, issuer string, lock bool) (S
 	return sub, err
 }
 
+// GetSubject returns one subject (issuer "" for the subject of every trusted issuer).
 func (s *Store) GetSubject(ctx context.Context, id, issuer string) (Subject, error) {
 	var sub Subject
 	err := s.read(ctx, func(tx pgx.Tx) (err error) { sub, err = getSubject(ctx, tx, id, issuer, false); return })
@@ -476,6 +537,7 @@ func checkSubject(sub Subject) error {
 	return nil
 }
 
+// CreateSubject creates a user or service account.
 func (s *Store) CreateSubject(ctx context.Context, actor string, sub Subject) (Subject, error) {
 	if err := checkActor(actor); err != nil {
 		return Subject{}, err
@@ -484,11 +546,11 @@ func (s *Store) CreateSubject(ctx context.Context, actor string, sub Subject) (S
 		return Subject{}, err
 	}
 	sub.Version = 1
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO subjects (id, issuer, kind, display_name) VALUES ($1, $2, $3, $4)`, sub.ID, sub.Issuer, sub.Kind, sub.DisplayName); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "create", KindSubject, subjectKey(sub.ID, sub.Issuer), "", nil, sub)
+		return log.add(actor, "create", KindSubject, subjectKey(sub.ID, sub.Issuer), "", nil, sub)
 	})
 	return sub, err
 }
@@ -501,6 +563,7 @@ func subjectKey(id, issuer string) string {
 	return id + " @ " + issuer
 }
 
+// UpdateSubject changes a subject's kind and display name.
 func (s *Store) UpdateSubject(ctx context.Context, actor string, sub Subject, ifVersion int64) (Subject, error) {
 	if err := checkActor(actor); err != nil {
 		return Subject{}, err
@@ -509,7 +572,7 @@ func (s *Store) UpdateSubject(ctx context.Context, actor string, sub Subject, if
 		return Subject{}, err
 	}
 	var out Subject
-	err := s.write(ctx, func(tx pgx.Tx) error {
+	err := s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getSubject(ctx, tx, sub.ID, sub.Issuer, true)
 		if err != nil {
 			return err
@@ -522,16 +585,17 @@ func (s *Store) UpdateSubject(ctx context.Context, actor string, sub Subject, if
 		if _, err := tx.Exec(ctx, `UPDATE subjects SET kind = $3, display_name = $4, version = $5 WHERE id = $1 AND issuer = $2`, sub.ID, sub.Issuer, sub.Kind, sub.DisplayName, out.Version); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "update", KindSubject, subjectKey(sub.ID, sub.Issuer), "", before, out)
+		return log.add(actor, "update", KindSubject, subjectKey(sub.ID, sub.Issuer), "", before, out)
 	})
 	return out, err
 }
 
+// DeleteSubject deletes a subject that holds no assignment (409 while it does).
 func (s *Store) DeleteSubject(ctx context.Context, actor, id, issuer string, ifVersion int64) error {
 	if err := checkActor(actor); err != nil {
 		return err
 	}
-	return s.write(ctx, func(tx pgx.Tx) error {
+	return s.write(ctx, func(tx pgx.Tx, log *changeLog) error {
 		before, err := getSubject(ctx, tx, id, issuer, true)
 		if err != nil {
 			return err
@@ -549,6 +613,6 @@ func (s *Store) DeleteSubject(ctx context.Context, actor, id, issuer string, ifV
 		if _, err := tx.Exec(ctx, `DELETE FROM subjects WHERE id = $1 AND issuer = $2`, id, issuer); err != nil {
 			return err
 		}
-		return logChange(ctx, tx, actor, "delete", KindSubject, subjectKey(id, issuer), "", before, nil)
+		return log.add(actor, "delete", KindSubject, subjectKey(id, issuer), "", before, nil)
 	})
 }

@@ -25,8 +25,9 @@ type Store struct {
 var migrationFiles embed.FS
 
 // Advisory lock keys (pg_advisory_xact_lock): one for migrations, one that every write
-// transaction takes, so that writes commit in change-log order (a revision, once served, never
-// gains an older change that committed late).
+// transaction takes before it appends to the change log and holds until it commits, so that
+// writes commit in change-log order (a revision, once served, never gains an older change that
+// committed late, and a reader following the log by sequence number misses nothing).
 const (
 	migrateLockKey = 0x6761746568 // "gateh"
 	writeLockKey   = 0x6761746577 // "gatew"
@@ -160,16 +161,18 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// write runs fn in a transaction that holds the write lock, and retries it a few times on a
-// serialization failure or deadlock. Errors come back classified.
-func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx) error) error {
+// write runs fn in a transaction, appends the change-log entries fn recorded (under the write
+// lock, last), and commits; it retries a few times on a serialization failure or deadlock.
+// Errors come back classified.
+func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, log *changeLog) error) error {
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(writeLockKey)); err != nil {
+			log := &changeLog{}
+			if err := fn(tx, log); err != nil {
 				return err
 			}
-			return fn(tx)
+			return log.flush(ctx, tx)
 		})
 		if !retryable(err) {
 			break

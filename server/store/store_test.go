@@ -55,6 +55,11 @@ func TestEveryBadInputIsRefusedWithItsStatusAndFieldAndLeavesNothingWritten(t *t
 			_, err := s.CreateRole(ctx, actor, Role{Name: "x", Permissions: []string{PermAssignmentsWrite}})
 			return err
 		}, 422, "permissions", "control plane"},
+		{"a permission named like a control-plane role", func() error {
+			_, err := s.CreatePermission(ctx, actor, Permission{Name: "gatehouse-things"})
+			return err
+		}, 422, "name", "control plane"},
+		{"a role named like a control-plane permission", func() error { _, err := s.CreateRole(ctx, actor, Role{Name: "gatehouse:x"}); return err }, 422, "name", "control plane"},
 		{"a control-plane role", func() error { _, err := s.CreateRole(ctx, actor, Role{Name: "gatehouse-x"}); return err }, 422, "name", "control plane"},
 		{"a change to a control-plane role", func() error {
 			_, err := s.UpdateRole(ctx, actor, Role{Name: RoleAuditor, Permissions: []string{PermPolicyRead}}, 0)
@@ -389,5 +394,58 @@ func TestOnlyOneOfTwoEqualCreatesSucceeds(t *testing.T) {
 	}
 	if won != 1 || count(t, dsn, "SELECT count(*) FROM change_log WHERE kind = 'subject' AND key = 'newbie'") != 1 {
 		t.Fatalf("%d creates won; subject logged %d times", won, count(t, dsn, "SELECT count(*) FROM change_log WHERE kind = 'subject' AND key = 'newbie'"))
+	}
+}
+
+func TestAReaderFollowingTheChangeLogMissesNoEntryWhileWritersCommit(t *testing.T) {
+	s, _ := newStore(t)
+	seed(t, s)
+	const writers, each = 6, 40
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := s.CreateAssignment(ctx, actor, Assignment{Subject: "w" + string(rune('a'+w)), Org: "o" + jsonInt(int64(i)), Role: "viewer"}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	seen := map[int64]bool{}
+	var last int64
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		for _, c := range must[[]Change](t)(s.Changes(ctx, ChangeFilter{After: last, Limit: 1000})) {
+			seen[c.Seq] = true
+			last = c.Seq
+		}
+	}
+	all := map[int64]bool{}
+	for after := int64(0); ; {
+		page := must[[]Change](t)(s.Changes(ctx, ChangeFilter{After: after, Limit: 1000}))
+		if len(page) == 0 {
+			break
+		}
+		for _, c := range page {
+			all[c.Seq] = true
+			after = c.Seq
+		}
+	}
+	for seq := range all {
+		if !seen[seq] && seq <= last {
+			t.Fatalf("entry %d committed after the reader had passed it (at %d)", seq, last)
+		}
+	}
+	if len(all) != 5+writers*each+writers { // the seed, the assignments, one subject per writer
+		t.Fatalf("%d entries", len(all))
 	}
 }

@@ -27,9 +27,10 @@ CREATE TABLE roles (
 	version     bigint NOT NULL DEFAULT 1 CHECK (version > 0)
 );
 
--- Roles map to permissions only: the FK to permissions keeps roles out of roles.
+-- Roles map to permissions only: the FK to permissions keeps roles out of roles. Both FKs
+-- restrict: a role is deleted with its list explicitly, a permission only when no role grants it.
 CREATE TABLE role_permissions (
-	role       text NOT NULL REFERENCES roles (name) ON DELETE CASCADE,
+	role       text NOT NULL REFERENCES roles (name) ON DELETE RESTRICT,
 	permission text NOT NULL REFERENCES permissions (name) ON DELETE RESTRICT,
 	PRIMARY KEY (role, permission)
 );
