@@ -269,6 +269,16 @@ func basePolicy(g *Gatehouse, now time.Time) *policy.Policy {
 	return g.staticPolicy
 }
 
+// dynamicPolicy returns the policy in force for id when it can change after New (policyFile,
+// policyURL, assignmentsURL), for the warm path: one plain call, so that the inline policy's warm
+// path pays for none of it.
+func dynamicPolicy(g *Gatehouse, id *tokens.Identity) *policy.Policy {
+	if g.controlPlane {
+		return controlPlanePolicy(g, id, time.Now())
+	}
+	return g.policyFile.Current(time.Now())
+}
+
 // controlPlanePolicy returns the policy that decides for id: the base policy with, under
 // assignmentsURL, id's looked-up assignments added. nil: the control plane could not provide it
 // (the request is answered 503). The pointer stays the same while nothing changes, so cached

@@ -239,11 +239,45 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 	c.mu.Lock()
 	a := c.m[key]
 	c.mu.Unlock()
-	if a == nil || g.dynamic {
+	if a == nil {
 		return false
+	}
+	if g.dynamic {
+		return warmDynamic(g, rw, req, h, a)
 	}
 	unix := time.Now().Unix()
 	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || g.staticPolicy != a.policy || unix >= a.remintAt || atomic.LoadInt32(a.retired) != 0 {
+		return false
+	}
+	if a.vSubject != nil {
+		h[g.hSubject] = a.vSubject
+	}
+	if a.vIssuer != nil {
+		h[g.hIssuer] = a.vIssuer
+	}
+	if a.vOrg != nil {
+		h[g.hOrg] = a.vOrg
+	}
+	if a.vRoles != nil {
+		h[g.hRoles] = a.vRoles
+	}
+	if a.vPerms != nil {
+		h[g.hPermissions] = a.vPerms
+	}
+	if a.vAssertion != nil {
+		h[g.hAssertion] = a.vAssertion
+	}
+	g.next.ServeHTTP(rw, req)
+	return true
+}
+
+// warmDynamic is warmDecision's replay when the policy can change after New (policyFile,
+// policyURL, assignmentsURL): the cached allow holds only under the policy in force now for its
+// identity. A function of its own, so that the inline policy's warm path reserves none of this.
+func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, a *allowed) bool {
+	pol := dynamicPolicy(g, a.id)
+	unix := time.Now().Unix()
+	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || unix >= a.remintAt || atomic.LoadInt32(a.retired) != 0 {
 		return false
 	}
 	if a.vSubject != nil {
