@@ -83,7 +83,7 @@ func BenchmarkDocument(b *testing.B) {
 }
 
 func BenchmarkImport(b *testing.B) {
-	for _, n := range []int{100, 10000} {
+	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("assignments=%d", n), func(b *testing.B) {
 			data := benchDocument(n)
 			empty := []byte("{}")

@@ -243,6 +243,10 @@ func classify(ctx context.Context, err error) error {
 	}
 	var pg *pgconn.PgError
 	if errors.As(err, &pg) {
+		if pg.Code == "23503" && strings.HasPrefix(pg.Message, "update or delete") {
+			// a delete raced with a write that started using the object: still in use
+			return &Error{Status: 409, Detail: "still in use: " + pg.Message}
+		}
 		if c, ok := constraintFields[pg.ConstraintName]; ok {
 			return &Error{Status: c.status, Field: c.field, Detail: c.detail}
 		}

@@ -449,3 +449,31 @@ func TestAReaderFollowingTheChangeLogMissesNoEntryWhileWritersCommit(t *testing.
 		t.Fatalf("%d entries", len(all))
 	}
 }
+
+func TestDatabaseRefusalsAreClassifiedByWhatTheyMean(t *testing.T) {
+	s, dsn := newStore(t)
+	seed(t, s)
+	must[Assignment](t)(s.CreateAssignment(ctx, actor, Assignment{Subject: "bob", Org: "acme", Role: "viewer"}))
+	c := sqlConn(t, dsn)
+	cases := []struct {
+		name, sql     string
+		status        int
+		field, detail string
+	}{
+		{"a delete of a role still referenced (a race with a write)", "DELETE FROM roles WHERE name = 'viewer'", 409, "", "still in use"},
+		{"an assignment of an unknown role", "INSERT INTO assignments (subject, org, role) VALUES ('bob', 'acme', 'nope')", 422, "role", "unknown role"},
+		{"an assignment of an unknown subject", "INSERT INTO assignments (subject, org, role) VALUES ('nobody', 'acme', 'viewer')", 422, "subject", "unknown subject"},
+		{"a duplicate permission", "INSERT INTO permissions (name) VALUES ('workflows:read')", 409, "name", "exists"},
+		{"a role granting an unknown permission", "INSERT INTO role_permissions VALUES ('viewer', 'nope')", 422, "permissions", "unknown permission"},
+		{"a value the domain refuses", "INSERT INTO subjects (id, kind) VALUES (' x', 'user')", 422, "", "refused by the database"},
+	}
+	for _, cs := range cases {
+		t.Run(cs.name, func(t *testing.T) {
+			_, err := c.Exec(ctx, cs.sql)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			wantError(t, classify(ctx, err), cs.status, cs.field, cs.detail)
+		})
+	}
+}
