@@ -56,6 +56,8 @@ func TestBadInputGetsAProblemNamingTheField(t *testing.T) {
 		{"a lost update (If-Match of an older version)", req{method: "PUT", path: "/v1/orgs/acme/assignments/" + itoa(bobs), token: alice, body: `{"subject":"bob","issuer":"` + testIssuer + `","role":"viewer"}`, header: map[string]string{"If-Match": `"7"`}}, 412, "If-Match"},
 		{"a lost delete", req{method: "DELETE", path: "/v1/roles/viewer", token: rootT, header: map[string]string{"If-Match": `"9"`}}, 412, "If-Match"},
 		{"an unknown query parameter", req{method: "GET", path: "/v1/orgs/acme/assignments?orgg=acme", token: alice}, 400, "orgg"},
+		{"a query parameter on a route that takes none", req{method: "GET", path: "/v1/roles?name=viewer", token: rootT}, 400, "name"},
+		{"a repeated query parameter", req{method: "GET", path: "/v1/changes?limit=1&limit=2", token: rootT}, 400, "limit"},
 		{"a negative after", req{method: "GET", path: "/v1/changes?after=-1", token: rootT}, 400, "after"},
 		{"a limit over 1000", req{method: "GET", path: "/v1/changes?limit=1001", token: rootT}, 400, "limit"},
 		{"an unknown change kind", req{method: "GET", path: "/v1/changes?kind=roles", token: rootT}, 400, "kind"},

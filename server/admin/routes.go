@@ -39,51 +39,52 @@ type route struct {
 	perm         string
 	where        int
 	handle       func(s *Server, w http.ResponseWriter, r *http.Request, id identity)
+	query        []string // the query parameters it takes (any other is a 400)
 }
 
 // routes is the whole admin API but /healthz, /readyz and /metrics (no token needed). The
 // middleware's route table and the ServeMux are both built from it.
 var routes = []route{
-	{"GET", "/v1/permissions", permPolicyRead, ownOrg, (*Server).listPermissions},
-	{"GET", "/v1/permissions/{name}", permPolicyRead, ownOrg, (*Server).getPermission},
-	{"POST", "/v1/permissions", permPermissionsWrite, adminOrg, (*Server).createPermission},
-	{"PUT", "/v1/permissions/{name}", permPermissionsWrite, adminOrg, (*Server).updatePermission},
-	{"DELETE", "/v1/permissions/{name}", permPermissionsWrite, adminOrg, (*Server).deletePermission},
+	{"GET", "/v1/permissions", permPolicyRead, ownOrg, (*Server).listPermissions, nil},
+	{"GET", "/v1/permissions/{name}", permPolicyRead, ownOrg, (*Server).getPermission, nil},
+	{"POST", "/v1/permissions", permPermissionsWrite, adminOrg, (*Server).createPermission, nil},
+	{"PUT", "/v1/permissions/{name}", permPermissionsWrite, adminOrg, (*Server).updatePermission, nil},
+	{"DELETE", "/v1/permissions/{name}", permPermissionsWrite, adminOrg, (*Server).deletePermission, nil},
 
-	{"GET", "/v1/roles", permPolicyRead, ownOrg, (*Server).listRoles},
-	{"GET", "/v1/roles/{name}", permPolicyRead, ownOrg, (*Server).getRole},
-	{"POST", "/v1/roles", permRolesWrite, adminOrg, (*Server).createRole},
-	{"PUT", "/v1/roles/{name}", permRolesWrite, adminOrg, (*Server).updateRole},
-	{"DELETE", "/v1/roles/{name}", permRolesWrite, adminOrg, (*Server).deleteRole},
-	{"PUT", "/v1/roles/{name}/permissions/{permission}", permRolesWrite, adminOrg, (*Server).addRolePermission},
-	{"DELETE", "/v1/roles/{name}/permissions/{permission}", permRolesWrite, adminOrg, (*Server).removeRolePermission},
+	{"GET", "/v1/roles", permPolicyRead, ownOrg, (*Server).listRoles, nil},
+	{"GET", "/v1/roles/{name}", permPolicyRead, ownOrg, (*Server).getRole, nil},
+	{"POST", "/v1/roles", permRolesWrite, adminOrg, (*Server).createRole, nil},
+	{"PUT", "/v1/roles/{name}", permRolesWrite, adminOrg, (*Server).updateRole, nil},
+	{"DELETE", "/v1/roles/{name}", permRolesWrite, adminOrg, (*Server).deleteRole, nil},
+	{"PUT", "/v1/roles/{name}/permissions/{permission}", permRolesWrite, adminOrg, (*Server).addRolePermission, nil},
+	{"DELETE", "/v1/roles/{name}/permissions/{permission}", permRolesWrite, adminOrg, (*Server).removeRolePermission, nil},
 
-	{"GET", "/v1/subjects", permPolicyRead, adminOrg, (*Server).listSubjects},
-	{"GET", "/v1/subjects/{id}", permPolicyRead, adminOrg, (*Server).getSubject},
-	{"POST", "/v1/subjects", permSubjectsWrite, adminOrg, (*Server).createSubject},
-	{"PUT", "/v1/subjects/{id}", permSubjectsWrite, adminOrg, (*Server).updateSubject},
-	{"DELETE", "/v1/subjects/{id}", permSubjectsWrite, adminOrg, (*Server).deleteSubject},
+	{"GET", "/v1/subjects", permPolicyRead, adminOrg, (*Server).listSubjects, []string{"issuer"}},
+	{"GET", "/v1/subjects/{id}", permPolicyRead, adminOrg, (*Server).getSubject, []string{"issuer"}},
+	{"POST", "/v1/subjects", permSubjectsWrite, adminOrg, (*Server).createSubject, nil},
+	{"PUT", "/v1/subjects/{id}", permSubjectsWrite, adminOrg, (*Server).updateSubject, []string{"issuer"}},
+	{"DELETE", "/v1/subjects/{id}", permSubjectsWrite, adminOrg, (*Server).deleteSubject, []string{"issuer"}},
 
-	{"GET", "/v1/assignments", permPolicyRead, adminOrg, (*Server).listAllAssignments},
-	{"POST", "/v1/assignments", permAssignmentsWrite, adminOrg, (*Server).createAnyAssignment},
-	{"GET", "/v1/assignments/{id}", permPolicyRead, adminOrg, (*Server).getAnyAssignment},
-	{"PUT", "/v1/assignments/{id}", permAssignmentsWrite, adminOrg, (*Server).updateAnyAssignment},
-	{"DELETE", "/v1/assignments/{id}", permAssignmentsWrite, adminOrg, (*Server).deleteAnyAssignment},
+	{"GET", "/v1/assignments", permPolicyRead, adminOrg, (*Server).listAllAssignments, []string{"subject", "issuer", "org", "role"}},
+	{"POST", "/v1/assignments", permAssignmentsWrite, adminOrg, (*Server).createAnyAssignment, nil},
+	{"GET", "/v1/assignments/{id}", permPolicyRead, adminOrg, (*Server).getAnyAssignment, nil},
+	{"PUT", "/v1/assignments/{id}", permAssignmentsWrite, adminOrg, (*Server).updateAnyAssignment, nil},
+	{"DELETE", "/v1/assignments/{id}", permAssignmentsWrite, adminOrg, (*Server).deleteAnyAssignment, nil},
 
-	{"GET", "/v1/orgs/{org}/assignments", permPolicyRead, inOrg, (*Server).listOrgAssignments},
-	{"POST", "/v1/orgs/{org}/assignments", permAssignmentsWrite, inOrg, (*Server).createOrgAssignment},
-	{"GET", "/v1/orgs/{org}/assignments/{id}", permPolicyRead, inOrg, (*Server).getOrgAssignment},
-	{"PUT", "/v1/orgs/{org}/assignments/{id}", permAssignmentsWrite, inOrg, (*Server).updateOrgAssignment},
-	{"DELETE", "/v1/orgs/{org}/assignments/{id}", permAssignmentsWrite, inOrg, (*Server).deleteOrgAssignment},
-	{"GET", "/v1/orgs/{org}/subjects/{subject}/can", permPolicyRead, inOrg, (*Server).can},
-	{"GET", "/v1/orgs/{org}/whocan/{permission}", permPolicyRead, inOrg, (*Server).whoCan},
-	{"GET", "/v1/orgs/{org}/changes", permAuditRead, inOrg, (*Server).orgChanges},
+	{"GET", "/v1/orgs/{org}/assignments", permPolicyRead, inOrg, (*Server).listOrgAssignments, []string{"subject", "issuer", "role"}},
+	{"POST", "/v1/orgs/{org}/assignments", permAssignmentsWrite, inOrg, (*Server).createOrgAssignment, nil},
+	{"GET", "/v1/orgs/{org}/assignments/{id}", permPolicyRead, inOrg, (*Server).getOrgAssignment, nil},
+	{"PUT", "/v1/orgs/{org}/assignments/{id}", permAssignmentsWrite, inOrg, (*Server).updateOrgAssignment, nil},
+	{"DELETE", "/v1/orgs/{org}/assignments/{id}", permAssignmentsWrite, inOrg, (*Server).deleteOrgAssignment, nil},
+	{"GET", "/v1/orgs/{org}/subjects/{subject}/can", permPolicyRead, inOrg, (*Server).can, []string{"issuer", "resource"}},
+	{"GET", "/v1/orgs/{org}/whocan/{permission}", permPolicyRead, inOrg, (*Server).whoCan, nil},
+	{"GET", "/v1/orgs/{org}/changes", permAuditRead, inOrg, (*Server).orgChanges, []string{"after", "limit", "kind"}},
 
-	{"GET", "/v1/changes", permAuditRead, adminOrg, (*Server).allChanges},
-	{"GET", "/v1/export", permPolicyRead, adminOrg, (*Server).export},
-	{"POST", "/v1/import", permPermissionsWrite, adminOrg, (*Server).importDocument},
-	{"GET", "/v1/bundle", permBundleRead, adminOrg, (*Server).bundle},
-	{"GET", "/v1/subjects/{subject}/assignments", permBundleRead, adminOrg, (*Server).subjectAssignments},
+	{"GET", "/v1/changes", permAuditRead, adminOrg, (*Server).allChanges, []string{"after", "limit", "kind", "org"}},
+	{"GET", "/v1/export", permPolicyRead, adminOrg, (*Server).export, nil},
+	{"POST", "/v1/import", permPermissionsWrite, adminOrg, (*Server).importDocument, nil},
+	{"GET", "/v1/bundle", permBundleRead, adminOrg, (*Server).bundle, []string{"assignments"}},
+	{"GET", "/v1/subjects/{subject}/assignments", permBundleRead, adminOrg, (*Server).subjectAssignments, []string{"issuer"}},
 }
 
 // importPermissions are what an import needs besides the route's own permission: it replaces

@@ -241,7 +241,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, rt route) {
 			writeProblem(w, problem(http.StatusForbidden, "", "this route is decided in the admin org "+strconv.Quote(g.adminOrg)+"; the token's org is "+strconv.Quote(id.Org)))
 			return
 		}
-		rt.handle(s, w, r, id)
+		s.handle(w, r, rt, id)
 		return
 	}
 	if rt.where == inOrg && rec.status == http.StatusForbidden {
@@ -252,12 +252,22 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, rt route) {
 		_, c2 := run(g.mw, r, platformPrefix+r.URL.Path, raw)
 		if c2 != nil {
 			if id := identityOf(c2.req); id.Org == g.adminOrg {
-				rt.handle(s, w, r, id)
+				s.handle(w, r, rt, id)
 				return
 			}
 		}
 	}
 	rec.relay(w)
+}
+
+// handle runs rt's handler for the authorized request, after refusing query parameters it
+// does not take.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, id identity) {
+	if _, p := queryOnly(r, rt.query...); p != nil {
+		writeProblem(w, p)
+		return
+	}
+	rt.handle(s, w, r, id)
 }
 
 // run passes a copy of r, with path (and raw path), through mw: it returns the middleware's
