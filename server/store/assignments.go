@@ -56,7 +56,7 @@ func lessAssignment(a, b *Assignment) bool {
 // ListAssignments returns the assignments f selects, in document order.
 func (s *Store) ListAssignments(ctx context.Context, f AssignmentFilter) ([]Assignment, error) {
 	var out []Assignment
-	err := s.read(ctx, func(tx pgx.Tx) error {
+	err := s.one(ctx, func(tx querier) error {
 		rows, _ := tx.Query(ctx, assignmentSelect+` WHERE ($1 = '' OR subject = $1) AND ($2 = '' OR issuer = $2) AND ($3 = '' OR org = $3) AND ($4 = '' OR role = $4)`,
 			f.Subject, f.Issuer, f.Org, f.Role)
 		var err error
@@ -70,7 +70,7 @@ func (s *Store) ListAssignments(ctx context.Context, f AssignmentFilter) ([]Assi
 	return out, err
 }
 
-func getAssignment(ctx context.Context, tx pgx.Tx, id int64, lock bool) (Assignment, error) {
+func getAssignment(ctx context.Context, tx querier, id int64, lock bool) (Assignment, error) {
 	sql := assignmentSelect + ` WHERE id = $1`
 	if lock {
 		sql += " FOR UPDATE"
@@ -85,7 +85,7 @@ func getAssignment(ctx context.Context, tx pgx.Tx, id int64, lock bool) (Assignm
 // GetAssignment returns one assignment (404 when unknown).
 func (s *Store) GetAssignment(ctx context.Context, id int64) (Assignment, error) {
 	var a Assignment
-	err := s.read(ctx, func(tx pgx.Tx) (err error) { a, err = getAssignment(ctx, tx, id, false); return })
+	err := s.one(ctx, func(tx querier) (err error) { a, err = getAssignment(ctx, tx, id, false); return })
 	return a, err
 }
 
@@ -300,7 +300,7 @@ func keepAPlatformAdmin(ctx context.Context, tx pgx.Tx, before Assignment, after
 
 // ---- bootstrap and settings
 
-func adminOrg(ctx context.Context, tx pgx.Tx) (string, error) {
+func adminOrg(ctx context.Context, tx querier) (string, error) {
 	var org string
 	err := tx.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'admin_org'`).Scan(&org)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -312,7 +312,7 @@ func adminOrg(ctx context.Context, tx pgx.Tx) (string, error) {
 // AdminOrg returns the admin org Bootstrap set ("" before).
 func (s *Store) AdminOrg(ctx context.Context) (string, error) {
 	var org string
-	err := s.read(ctx, func(tx pgx.Tx) (err error) { org, err = adminOrg(ctx, tx); return })
+	err := s.one(ctx, func(tx querier) (err error) { org, err = adminOrg(ctx, tx); return })
 	return org, err
 }
 
@@ -381,7 +381,7 @@ func (s *Store) Changes(ctx context.Context, f ChangeFilter) ([]Change, error) {
 		limit = 1000
 	}
 	var out []Change
-	err := s.read(ctx, func(tx pgx.Tx) error {
+	err := s.one(ctx, func(tx querier) error {
 		rows, _ := tx.Query(ctx, `SELECT seq, at, actor, action, kind, key, coalesce(org, ''), before::text, after::text FROM change_log
 			WHERE seq > $1 AND ($2 = '' OR org = $2) AND ($3 = '' OR kind = $3) ORDER BY seq LIMIT $4`, f.After, f.Org, f.Kind, limit)
 		var err error
@@ -405,7 +405,7 @@ func (s *Store) Changes(ctx context.Context, f ChangeFilter) ([]Change, error) {
 	return out, err
 }
 
-func revision(ctx context.Context, tx pgx.Tx) (int64, error) {
+func revision(ctx context.Context, tx querier) (int64, error) {
 	var rev int64
 	err := tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM change_log`).Scan(&rev)
 	return rev, err
@@ -414,6 +414,6 @@ func revision(ctx context.Context, tx pgx.Tx) (int64, error) {
 // Revision returns the sequence number of the last change (0 when none).
 func (s *Store) Revision(ctx context.Context) (int64, error) {
 	var rev int64
-	err := s.read(ctx, func(tx pgx.Tx) (err error) { rev, err = revision(ctx, tx); return })
+	err := s.one(ctx, func(tx querier) (err error) { rev, err = revision(ctx, tx); return })
 	return rev, err
 }

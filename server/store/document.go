@@ -110,14 +110,28 @@ func (s *Store) SubjectAssignments(ctx context.Context, subject, issuer string) 
 	if err := checkValue("issuer", issuer, false); err != nil {
 		return nil, 0, err
 	}
-	var list []Assignment
+	// One statement: the revision and the assignments in one snapshot, in one round trip.
+	list := []Assignment{}
 	var rev int64
-	err := s.read(ctx, func(tx pgx.Tx) (err error) {
-		if rev, err = revision(ctx, tx); err != nil {
-			return err
-		}
-		rows, _ := tx.Query(ctx, assignmentSelect+` WHERE subject = $1 AND issuer IN ('', $2) AND NOT starts_with(role, 'gatehouse-')`, subject, issuer)
-		list, err = collectAssignments(rows)
+	err := s.one(ctx, func(q querier) error {
+		rows, _ := q.Query(ctx, `WITH r AS (SELECT coalesce(max(seq), 0) AS rev FROM change_log)
+			SELECT r.rev, a.id, a.subject, a.issuer, a.org, a.role, a.scopes, a.version FROM r
+			LEFT JOIN assignments a ON a.subject = $1 AND a.issuer IN ('', $2) AND NOT starts_with(a.role, 'gatehouse-')`, subject, issuer)
+		_, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (struct{}, error) {
+			var id *int64
+			var a Assignment
+			var sub, iss, org, role *string
+			var version *int64
+			if err := row.Scan(&rev, &id, &sub, &iss, &org, &role, &a.Scopes, &version); err != nil || id == nil {
+				return struct{}{}, err
+			}
+			a.ID, a.Subject, a.Issuer, a.Org, a.Role, a.Version = *id, *sub, *iss, *org, *role, *version
+			if len(a.Scopes) == 0 {
+				a.Scopes = nil
+			}
+			list = append(list, a)
+			return struct{}{}, nil
+		})
 		return err
 	})
 	if err != nil {

@@ -132,7 +132,7 @@ func notFound(field, what string) *Error {
 // ListPermissions returns every permission (the control plane's own included), sorted by name.
 func (s *Store) ListPermissions(ctx context.Context) ([]Permission, error) {
 	var out []Permission
-	err := s.read(ctx, func(tx pgx.Tx) error {
+	err := s.one(ctx, func(tx querier) error {
 		rows, _ := tx.Query(ctx, `SELECT name, description, version FROM permissions ORDER BY name COLLATE "C"`)
 		var err error
 		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Permission])
@@ -141,7 +141,7 @@ func (s *Store) ListPermissions(ctx context.Context) ([]Permission, error) {
 	return out, err
 }
 
-func getPermission(ctx context.Context, q pgx.Tx, name string, lock bool) (Permission, error) {
+func getPermission(ctx context.Context, q querier, name string, lock bool) (Permission, error) {
 	sql := `SELECT name, description, version FROM permissions WHERE name = $1`
 	if lock {
 		sql += " FOR UPDATE"
@@ -157,7 +157,7 @@ func getPermission(ctx context.Context, q pgx.Tx, name string, lock bool) (Permi
 // GetPermission returns one permission (404 when unknown).
 func (s *Store) GetPermission(ctx context.Context, name string) (Permission, error) {
 	var p Permission
-	err := s.read(ctx, func(tx pgx.Tx) (err error) { p, err = getPermission(ctx, tx, name, false); return })
+	err := s.one(ctx, func(tx querier) (err error) { p, err = getPermission(ctx, tx, name, false); return })
 	return p, err
 }
 
@@ -275,7 +275,7 @@ func scanRole(row pgx.Row) (Role, error) {
 // ListRoles returns every role with its sorted permissions, sorted by name.
 func (s *Store) ListRoles(ctx context.Context) ([]Role, error) {
 	var out []Role
-	err := s.read(ctx, func(tx pgx.Tx) error {
+	err := s.one(ctx, func(tx querier) error {
 		rows, _ := tx.Query(ctx, roleSelect+` ORDER BY r.name COLLATE "C"`)
 		var err error
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Role, error) { return scanRole(row) })
@@ -284,7 +284,7 @@ func (s *Store) ListRoles(ctx context.Context) ([]Role, error) {
 	return out, err
 }
 
-func getRole(ctx context.Context, tx pgx.Tx, name string, lock bool) (Role, error) {
+func getRole(ctx context.Context, tx querier, name string, lock bool) (Role, error) {
 	sql := roleSelect + ` WHERE r.name = $1`
 	if lock {
 		sql += " FOR UPDATE OF r"
@@ -299,7 +299,7 @@ func getRole(ctx context.Context, tx pgx.Tx, name string, lock bool) (Role, erro
 // GetRole returns one role (404 when unknown).
 func (s *Store) GetRole(ctx context.Context, name string) (Role, error) {
 	var r Role
-	err := s.read(ctx, func(tx pgx.Tx) (err error) { r, err = getRole(ctx, tx, name, false); return })
+	err := s.one(ctx, func(tx querier) (err error) { r, err = getRole(ctx, tx, name, false); return })
 	return r, err
 }
 
@@ -478,7 +478,7 @@ const subjectSelect = `SELECT id, issuer, kind, display_name, version FROM subje
 // ListSubjects returns every subject, sorted by id and issuer.
 func (s *Store) ListSubjects(ctx context.Context) ([]Subject, error) {
 	var out []Subject
-	err := s.read(ctx, func(tx pgx.Tx) error {
+	err := s.one(ctx, func(tx querier) error {
 		rows, _ := tx.Query(ctx, subjectSelect+` ORDER BY id COLLATE "C", issuer COLLATE "C"`)
 		var err error
 		out, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Subject])
@@ -487,7 +487,7 @@ func (s *Store) ListSubjects(ctx context.Context) ([]Subject, error) {
 	return out, err
 }
 
-func getSubject(ctx context.Context, tx pgx.Tx, id, issuer string, lock bool) (Subject, error) {
+func getSubject(ctx context.Context, tx querier, id, issuer string, lock bool) (Subject, error) {
 	sql := subjectSelect + ` WHERE id = $1 AND issuer = $2`
 	if lock {
 		sql += " FOR UPDATE"
@@ -503,7 +503,7 @@ func getSubject(ctx context.Context, tx pgx.Tx, id, issuer string, lock bool) (S
 // GetSubject returns one subject (issuer "" for the subject of every trusted issuer).
 func (s *Store) GetSubject(ctx context.Context, id, issuer string) (Subject, error) {
 	var sub Subject
-	err := s.read(ctx, func(tx pgx.Tx) (err error) { sub, err = getSubject(ctx, tx, id, issuer, false); return })
+	err := s.one(ctx, func(tx querier) (err error) { sub, err = getSubject(ctx, tx, id, issuer, false); return })
 	return sub, err
 }
 

@@ -185,6 +185,20 @@ func (s *Store) write(ctx context.Context, fn func(tx pgx.Tx, log *changeLog) er
 	return classify(ctx, err)
 }
 
+// querier is what both a transaction and the pool offer.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...interface{}) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...interface{}) pgx.Row
+}
+
+// one runs fn, which reads with one statement (its own snapshot), on the pool: one round trip.
+func (s *Store) one(ctx context.Context, fn func(q querier) error) error {
+	if err := fn(s.pool); err != nil {
+		return classify(ctx, err)
+	}
+	return nil
+}
+
 // read runs fn in a read-only repeatable-read transaction: one snapshot, whatever it reads.
 func (s *Store) read(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
