@@ -99,6 +99,10 @@ func TestEveryRouteAnswers(t *testing.T) {
 			t.Fatalf("org changes hold another org's: %+v", c)
 		}
 	}
+	e.must(200, req{method: "GET", path: "/v1/changes?kind=setting", token: rootT}).decode(t, &changes)
+	if len(changes) != 1 || changes[0].Key != "admin_org" || changes[0].Actor != "cli:test" {
+		t.Fatalf("the bootstrap's entry: %+v", changes)
+	}
 	e.must(200, req{method: "GET", path: "/v1/changes?limit=5", token: rootT}).decode(t, &changes)
 	if len(changes) != 5 {
 		t.Fatalf("changes?limit=5: %d entries", len(changes))

@@ -703,9 +703,9 @@ func changeFilter(r *http.Request, withOrg bool) (store.ChangeFilter, *Problem) 
 		f.Limit = n
 	}
 	switch f.Kind {
-	case "", store.KindPermission, store.KindRole, store.KindSubject, store.KindAssignment:
+	case "", store.KindPermission, store.KindRole, store.KindSubject, store.KindAssignment, store.KindSetting:
 	default:
-		return f, problem(http.StatusBadRequest, "kind", "want permission, role, subject or assignment, not "+strconv.Quote(f.Kind))
+		return f, problem(http.StatusBadRequest, "kind", "want permission, role, subject, assignment or setting, not "+strconv.Quote(f.Kind))
 	}
 	return f, nil
 }
