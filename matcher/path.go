@@ -54,7 +54,31 @@ var ErrUnsafePath = errors.New("unsafe request path")
 // Split looks at escapes only in segments that contain a "%", and at code points only in segments
 // that escape a byte ≥ 0x80.
 func Split(escaped string) ([]string, error) {
-	if escaped == "" || escaped[0] != '/' || strings.TrimLeft(escaped, pathBytes) != "" || strings.Contains(escaped, "//") {
+	if escaped == "" {
+		return nil, ErrUnsafePath
+	}
+	if escaped[0] != '/' {
+		return nil, ErrUnsafePath
+	}
+	if strings.Contains(escaped, "//") {
+		return nil, ErrUnsafePath
+	}
+	if strings.TrimLeft(escaped, plainPathBytes) != "" {
+		return splitChecked(escaped) // a "." or a "%" (or a refused byte)
+	}
+	segs := strings.Split(escaped[1:], "/")
+	return segs, nil
+}
+
+// plainPathBytes are pathBytes without "." and "%": a path made of them alone has neither dot
+// segments nor escapes, so Split returns its segments as they are. Under Yaegi that common case
+// is three compiled calls in a small frame (see docs/yaegi.md); splitChecked does the rest.
+const plainPathBytes = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_~!$&'()*+,=:@[]/"
+
+// splitChecked is Split for a path that starts with "/", has no empty segment, and holds a byte
+// outside plainPathBytes.
+func splitChecked(escaped string) ([]string, error) {
+	if strings.TrimLeft(escaped, pathBytes) != "" {
 		return nil, ErrUnsafePath
 	}
 	segs := strings.Split(escaped[1:], "/")

@@ -147,19 +147,42 @@ func all(n *node, below bool, out *[]*Route) {
 
 // Match returns the most specific route of method that matches the request path segments (from
 // Split), with the wildcard values in the route's Params order. HEAD falls back to GET.
+//
+// Under Yaegi a call reserves a slot for every variable and intermediate value of the function
+// entered, so Match holds only the common case (a tree for the method, the first choice at every
+// level matching); searching, the HEAD fallback and a trailing multi wildcard are functions of
+// their own.
 func (t *Table) Match(method string, segs []string) (*Route, []string) {
-	if root := t.trees[method]; root != nil {
-		if r, vals := matchFast(root, segs); r != nil {
-			return r, vals
+	root := t.trees[method]
+	if root == nil {
+		if method != "HEAD" {
+			return nil, nil
 		}
-		if r, vals := match(root, segs, nil); r != nil {
-			return r, vals
-		}
+		return matchGET(t, segs)
+	}
+	r, vals := matchFast(root, segs)
+	if r == nil {
+		return matchSearch(t, root, method, segs)
+	}
+	return r, vals
+}
+
+// matchSearch is Match once the first-choice walk failed: a search with backtracking, then for HEAD
+// the GET routes.
+func matchSearch(t *Table, root *node, method string, segs []string) (*Route, []string) {
+	if r, vals := match(root, segs, nil); r != nil {
+		return r, vals
 	}
 	if method == "HEAD" {
-		if root := t.trees["GET"]; root != nil {
-			return match(root, segs, nil)
-		}
+		return matchGET(t, segs)
+	}
+	return nil, nil
+}
+
+// matchGET matches segs against the GET routes (HEAD falls back to GET).
+func matchGET(t *Table, segs []string) (*Route, []string) {
+	if root := t.trees["GET"]; root != nil {
+		return match(root, segs, nil)
 	}
 	return nil, nil
 }
@@ -179,16 +202,21 @@ func matchFast(n *node, segs []string) (*Route, []string) {
 			n = n.wild
 			continue
 		}
-		r := n.multi
-		if r == nil {
+		if n.multi == nil {
 			return nil, nil
 		}
-		if r.segs[len(r.segs)-1].name != "" {
-			vals = append(vals, strings.Join(segs[i:], "/"))
-		}
-		return r, vals
+		return multiMatch(n.multi, segs[i:], vals)
 	}
 	return n.route, vals
+}
+
+// multiMatch returns r, a route whose multi wildcard matches rest, with its value appended to vals
+// when the wildcard is named.
+func multiMatch(r *Route, rest []string, vals []string) (*Route, []string) {
+	if r.segs[len(r.segs)-1].name != "" {
+		vals = append(vals, strings.Join(rest, "/"))
+	}
+	return r, vals
 }
 
 // match walks the tree, preferring a literal child, then the wildcard child, then a multi

@@ -97,19 +97,31 @@ func verifyHMAC(a *algorithm, k *Key, input, sig []byte) bool {
 }
 
 // verifyECDSA implements RFC 7518 §3.4: the signature is R||S, each exactly the curve's size, and
-// the key is on the curve bound to the algorithm. The digest is one call (SHA-256, SHA-384 or
-// SHA-512, chosen by the curve size that the algorithm binds to its hash).
+// the key is on the curve bound to the algorithm. ES256 is verified here; ES384 and ES512, whose
+// digests differ, in verifyECDSALarge (under Yaegi their code would cost every ES256 check its slots).
 func verifyECDSA(a *algorithm, k *Key, input, sig []byte) bool {
 	pub, ok := k.Public.(*ecdsa.PublicKey)
-	if !ok || pub.Curve != a.curve || len(sig) != 2*a.size {
+	if !ok {
 		return false
 	}
+	if pub.Curve != a.curve {
+		return false
+	}
+	if len(sig) != 2*a.size {
+		return false
+	}
+	if a.hash != crypto.SHA256 {
+		return verifyECDSALarge(a, pub, input, sig)
+	}
+	sum := sha256.Sum256(input)
+	return ecdsa.Verify(pub, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+}
+
+// verifyECDSALarge is verifyECDSA for ES384 and ES512 (SHA-384 and SHA-512), once the key and the
+// signature length have been checked.
+func verifyECDSALarge(a *algorithm, pub *ecdsa.PublicKey, input, sig []byte) bool {
 	r := new(big.Int).SetBytes(sig[:a.size])
 	s := new(big.Int).SetBytes(sig[a.size:])
-	if a.hash == crypto.SHA256 {
-		sum := sha256.Sum256(input)
-		return ecdsa.Verify(pub, sum[:], r, s)
-	}
 	if a.hash == crypto.SHA384 {
 		sum := sha512.Sum384(input)
 		return ecdsa.Verify(pub, sum[:], r, s)

@@ -92,14 +92,10 @@ func NewVerifier(opts Options) *Verifier {
 
 // Verify checks token and returns the identity it carries. Errors are the sentinels of errors.go.
 // A verified token is cached; a cache hit re-checks exp/nbf against the clock and the key's presence.
+//
+// Under Yaegi the body is what a verifier without a cache (cacheSize 0) runs; the cache is looked at
+// in verifyCached, so that this frame does not hold that code's slots.
 func (v *Verifier) Verify(token string) (*Identity, error) {
-	return verify(v, token)
-}
-
-// verify is Verify as a plain function (under Yaegi a method call costs several plain calls, and
-// the method's frame is then only its arguments). The cache is looked at in verifyCached, so that a
-// verifier without one (cacheSize 0) does not pay for that code's frame.
-func verify(v *Verifier, token string) (*Identity, error) {
 	if v.cache != nil {
 		return verifyCached(v, token)
 	}
@@ -116,7 +112,7 @@ func verify(v *Verifier, token string) (*Identity, error) {
 	return id, nil
 }
 
-// verifyCached is verify with the verified-token cache: a peek first, so that a token seen for the
+// verifyCached is Verify with the verified-token cache: a peek first, so that a token seen for the
 // first time costs one lock and one index, not a call (cacheGet re-reads the entry and checks it
 // under its own lock).
 func verifyCached(v *Verifier, token string) (*Identity, error) {

@@ -54,6 +54,11 @@ func BenchmarkColdStages(b *testing.B) {
 		name, fn, arg string
 		args          []string // when set, iteration n uses args[n] (b.N must stay below len(args)), after fn("")
 	}{
+		{"Nothing", "ColdNothing", hs, nil},
+		{"Split", "ColdSplit", "/orgs/acme/workflows/w1/run", nil},
+		{"Split/short", "ColdSplit", "/x", nil},
+		{"Match", "ColdMatch", "/orgs/acme/workflows/w1/run", nil},
+		{"Match/no-routes", "ColdMatchNone", "/x", nil},
 		{"Extract", "ColdExtract", hs, nil},
 		{"ValidValue", "ColdValidValue", "alice@example.com", nil},
 		{"VerifyClaims/HS256", "ColdVerifyClaimsHS", hs, nil},
@@ -126,7 +131,7 @@ func coldStageFuncs(b *testing.B, y *loader.Yaegi, jwksURL string) map[string]fu
 		b.Fatal(err)
 	}
 	out := map[string]func(string){}
-	for _, name := range []string{"ColdExtract", "ColdValidValue", "ColdVerifyClaimsHS", "ColdVerifyHS", "ColdVerifyHSCached", "ColdVerifyES", "ColdVerifyJWKS", "ColdKeyRetired", "ColdFloorHS", "ColdFloorES"} {
+	for _, name := range []string{"ColdNothing", "ColdSplit", "ColdMatch", "ColdMatchNone", "ColdExtract", "ColdValidValue", "ColdVerifyClaimsHS", "ColdVerifyHS", "ColdVerifyHSCached", "ColdVerifyES", "ColdVerifyJWKS", "ColdKeyRetired", "ColdFloorHS", "ColdFloorES"} {
 		v, err := y.Eval(name)
 		if err != nil {
 			b.Fatal(err)
@@ -157,6 +162,7 @@ func defineColdStages(tb testing.TB, y *loader.Yaegi) {
 	"net/http"
 	"strings"
 	"time"
+	"github.com/gatehouse-dev/gatehouse/matcher"
 	"github.com/gatehouse-dev/gatehouse/tokens"
 )`); err != nil {
 		tb.Fatal(err)
@@ -178,6 +184,34 @@ func ColdSetJWKS(url string) {
 var coldSources = []tokens.Source{{Kind: "header", Name: "Authorization"}}
 var coldIdentity *tokens.Identity
 var coldRequest, _ = http.NewRequest("GET", "http://gateway.test/x", nil)
+
+var coldRoutes, _ = matcher.Compile([]string{"POST /orgs/{org}/workflows workflows:create", "POST /orgs/{org}/workflows/{id}/run workflows:run", "GET /orgs/{org}/workflows workflows:read"})
+var coldNoRoutes, _ = matcher.Compile(nil)
+
+// ColdNothing is what calling a stage costs: subtract it from the others.
+func ColdNothing(string) {}
+
+func ColdSplit(path string) {
+	if _, err := matcher.Split(path); err != nil {
+		panic(err.Error())
+	}
+}
+
+// ColdMatch splits and matches a path that one of three POST routes matches.
+func ColdMatch(path string) {
+	segs, _ := matcher.Split(path)
+	if r, _ := coldRoutes.Match("POST", segs); r == nil {
+		panic(path)
+	}
+}
+
+// ColdMatchNone splits and matches a path against no routes, as BenchmarkVerify's configuration does.
+func ColdMatchNone(path string) {
+	segs, _ := matcher.Split(path)
+	if r, _ := coldNoRoutes.Match("GET", segs); r != nil {
+		panic(path)
+	}
+}
 
 func ColdExtract(tok string) {
 	coldRequest.Header["Authorization"] = []string{"Bearer " + tok}
