@@ -150,7 +150,7 @@ func ParseBatch(body []byte) ([]Event, BatchResult, *BatchError) {
 			return nil, res, &BatchError{lineAt(body, dec.InputOffset()), 0, "the array does not end: " + err.Error()}
 		}
 		if rest := bytes.TrimSpace(body[dec.InputOffset():]); len(rest) > 0 {
-			return nil, res, &BatchError{lineAt(body, dec.InputOffset()), 0, "data after the array"}
+			return nil, res, &BatchError{lineAt(body, skipSpace(body, dec.InputOffset())), 0, "data after the array"}
 		}
 		return evs, res, nil
 	}
