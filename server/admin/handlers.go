@@ -571,6 +571,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, _ identity) {
 func (s *Server) importDocument(w http.ResponseWriter, r *http.Request, id identity) {
 	for _, perm := range importPermissions {
 		if !id.holds(perm) {
+			w.Header().Set("WWW-Authenticate", s.challenge(perm))
 			writeProblem(w, problem(http.StatusForbidden, "", "an import replaces permissions, roles, subjects and assignments: it needs "+strconv.Quote(perm)+" too"))
 			return
 		}

@@ -84,6 +84,9 @@ func TestEscalationAttemptsAreRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a := e.must(c.status, c.r)
 			p := a.problem(t)
+			if c.status == 403 && !strings.Contains(a.header.Get("WWW-Authenticate"), `error="insufficient_scope"`) {
+				t.Fatalf("403 without an insufficient_scope challenge: %q", a.header.Get("WWW-Authenticate"))
+			}
 			if !strings.Contains(strings.ToLower(p.Detail+" "+p.Title), c.detail) {
 				t.Fatalf("detail %q, want it to mention %q", p.Detail, c.detail)
 			}

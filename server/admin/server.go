@@ -238,6 +238,7 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, rt route) {
 	if c != nil {
 		id := identityOf(c.req)
 		if rt.where == adminOrg && id.Org != g.adminOrg {
+			w.Header().Set("WWW-Authenticate", s.challenge(rt.perm))
 			writeProblem(w, problem(http.StatusForbidden, "", "this route is decided in the admin org "+strconv.Quote(g.adminOrg)+"; the token's org is "+strconv.Quote(id.Org)))
 			return
 		}
@@ -258,6 +259,15 @@ func (s *Server) authorized(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 	}
 	rec.relay(w)
+}
+
+// challenge is the WWW-Authenticate of a 403 (RFC 6750 Section 3), as the middleware writes it.
+func (s *Server) challenge(perm string) string {
+	realm := strings.TrimSpace(s.base.Realm)
+	if realm == "" {
+		realm = "gatehouse"
+	}
+	return `Bearer realm=` + strconv.Quote(realm) + `, error="insufficient_scope", scope="` + perm + `"`
 }
 
 // handle runs rt's handler for the authorized request, after refusing query parameters it
