@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -65,4 +66,33 @@ func routerMiddlewares(labels map[string]string, router string) ([]string, map[s
 		return nil, nil, fmt.Errorf("router %q uses no gatehouse middleware", router)
 	}
 	return names, confs, nil
+}
+
+// controlPlaneSettings is where compose.postgres.yaml's labels find the gateway's settings file
+// (written by its controlplane-setup service); the no-Docker demo writes it elsewhere.
+const controlPlaneSettings = "/run/gatehouse/gatehouse.yaml"
+
+// controlPlaneLabels returns the workflows service's labels with compose.postgres.yaml's
+// override applied, as docker compose -f compose.yaml -f compose.postgres.yaml merges them (a
+// label of the override replaces the one of the same key), and the settings file at settings.
+func controlPlaneLabels(root string, labels map[string]string, settings string) (map[string]string, error) {
+	override, err := ComposeLabels(filepath.Join(root, "demo", "compose.postgres.yaml"), "workflows")
+	if err != nil {
+		return nil, err
+	}
+	merged := map[string]string{}
+	for k, v := range labels {
+		merged[k] = v
+	}
+	found := false
+	for k, v := range override {
+		if strings.HasSuffix(k, ".settingsFile") && v == controlPlaneSettings {
+			v, found = settings, true
+		}
+		merged[k] = v
+	}
+	if !found {
+		return nil, fmt.Errorf("compose.postgres.yaml: no label names settingsFile=%s for the workflows service", controlPlaneSettings)
+	}
+	return merged, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/demo/issuer"
@@ -38,6 +39,9 @@ type Config struct {
 	GatewayAddr, IssuerAddr, WorkflowsAddr string
 	Assertion                              bool
 	Traefik                                string // path of a Traefik binary to run as the gateway ("": the Yaegi stand-in)
+	// Postgres runs the control plane (gatehouse serve over a throwaway PostgreSQL) and has the
+	// gateway read its policy from it (compose.postgres.yaml's labels) instead of the file.
+	Postgres bool
 }
 
 // Demo is a running no-Docker demo.
@@ -46,8 +50,9 @@ type Demo struct {
 	PluginRoot                          string
 	Middlewares                         []string
 	Issuer                              *issuer.Issuer
-	Assertion                           bool   // the workflows API requires the gateway's assertion
-	TraefikLog                          string // with a real Traefik: its log (audit lines included)
+	Assertion                           bool          // the workflows API requires the gateway's assertion
+	TraefikLog                          string        // with a real Traefik: its log (audit lines included)
+	ControlPlane                        *controlPlane // with Config.Postgres: gatehouse serve and its PostgreSQL
 	servers                             []*http.Server
 	listeners                           []net.Listener
 	cleanup                             []func()
@@ -57,6 +62,8 @@ type Demo struct {
 // Start starts the issuer, the workflows API and the gateway. The gateway's middleware chain is
 // read from the workflows service's labels in compose.yaml and loaded through Yaegi; the names
 // "issuer", "workflows" and "traefik" of the compose network resolve to the local listeners.
+// With cfg.Postgres it also starts the control plane (as compose.postgres.yaml does, its name
+// "gatehouse" resolving to it) and the labels are compose.postgres.yaml's.
 func Start(cfg Config) (*Demo, error) {
 	root := loader.RepoRoot()
 	if err := os.Chdir(root); err != nil { // policyFile is relative, as for Traefik's working_dir /
@@ -91,10 +98,25 @@ func (d *Demo) start(ctx context.Context, cfg Config, root string) error {
 	if err != nil {
 		return err
 	}
-	resolveComposeNames(map[string]string{"issuer:9000": issuerLn.Addr().String(), "workflows:9001": workflowsLn.Addr().String(), "traefik:8080": gatewayLn.Addr().String()})
+	hosts := map[string]string{"issuer:9000": issuerLn.Addr().String(), "workflows:9001": workflowsLn.Addr().String(), "traefik:8080": gatewayLn.Addr().String()}
 	d.IssuerURL = "http://" + issuerLn.Addr().String()
 	d.WorkflowsURL = "http://" + workflowsLn.Addr().String()
 	d.GatewayURL = "http://" + gatewayLn.Addr().String()
+	d.serve(issuerLn, iss.Handler())
+	labels, err := ComposeLabels(filepath.Join(root, "demo", "compose.yaml"), "workflows")
+	if err != nil {
+		return err
+	}
+	if cfg.Postgres {
+		if d.ControlPlane, err = d.startControlPlane(root); err != nil {
+			return err
+		}
+		hosts[controlPlaneName] = strings.TrimPrefix(d.ControlPlane.URL, "http://")
+		if labels, err = controlPlaneLabels(root, labels, d.ControlPlane.Settings); err != nil {
+			return err
+		}
+	}
+	resolveComposeNames(hosts)
 	api := workflows.New()
 	if cfg.Assertion {
 		c := workflows.AssertionConfig{JWKSURL: d.GatewayURL + AssertionJWKSPath, Issuer: AssertionIssuer, Audience: AssertionAudience}
@@ -103,37 +125,29 @@ func (d *Demo) start(ctx context.Context, cfg Config, root string) error {
 		}
 	}
 	if cfg.Traefik != "" {
-		labels, err := ComposeLabels(filepath.Join(root, "demo", "compose.yaml"), "workflows")
-		if err != nil {
-			return err
-		}
 		names, confs, err := routerMiddlewares(labels, "workflows")
 		if err != nil {
 			return err
 		}
 		d.Middlewares = names
-		d.serve(issuerLn, iss.Handler())
 		d.serve(workflowsLn, api.Handler())
 		addr := gatewayLn.Addr().String()
 		gatewayLn.Close() // Traefik binds it
 		return d.startTraefik(cfg.Traefik, addr, root, names, confs)
 	}
-	gateway, err := d.gateway(filepath.Join(root, "demo", "compose.yaml"))
+	gateway, err := d.gateway(ctx, labels)
 	if err != nil {
 		return err
 	}
-	d.serve(issuerLn, iss.Handler())
 	d.serve(workflowsLn, api.Handler())
 	d.serve(gatewayLn, gateway)
 	return nil
 }
 
-// gateway builds the Traefik stand-in: the router's middleware chain in front of a reverse proxy.
-func (d *Demo) gateway(compose string) (http.Handler, error) {
-	labels, err := ComposeLabels(compose, "workflows")
-	if err != nil {
-		return nil, err
-	}
+// gateway builds the Traefik stand-in from the workflows service's labels: the router's
+// middleware chain in front of a reverse proxy. The middlewares live until ctx ends (Close), which
+// releases what they share process-wide (key sets, policy sources), as Traefik does on a reload.
+func (d *Demo) gateway(ctx context.Context, labels map[string]string) (http.Handler, error) {
 	names, confs, err := routerMiddlewares(labels, "workflows")
 	if err != nil {
 		return nil, err
@@ -145,7 +159,7 @@ func (d *Demo) gateway(compose string) (http.Handler, error) {
 	target, _ := url.Parse(d.WorkflowsURL)
 	var h http.Handler = httputil.NewSingleHostReverseProxy(target)
 	for i := len(names) - 1; i >= 0; i-- {
-		h, err = y.New(context.Background(), h, confs[names[i]], names[i])
+		h, err = y.New(ctx, h, confs[names[i]], names[i])
 		if err != nil {
 			return nil, fmt.Errorf("middleware %s: %w", names[i], err)
 		}

@@ -3,11 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/gatehouse-dev/gatehouse/demo/loader"
 )
@@ -78,5 +84,175 @@ func TestComposeLabelsLoad(t *testing.T) {
 	routes, _ := confs[names[0]]["routes"].(string)
 	if strings.Count(routes, ",") < 6 {
 		t.Errorf("the labels declare too few routes: %q", routes)
+	}
+}
+
+// needPostgres skips without the PostgreSQL binaries, except under CI, where the walkthrough's
+// control-plane step must run.
+func needPostgres(t *testing.T) {
+	t.Helper()
+	if _, err := postgresBinaries(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// TestWalkthroughWithTheControlPlane runs go run . -postgres -walkthrough: gatehouse built from
+// server/, a throwaway PostgreSQL, gatehouse serve, alice bootstrapped, demo/policy.yaml imported
+// with the CLI, and the gateway reading its policy from the control plane. Every step of the
+// file-based walkthrough must answer the same, and the revocation step must pass: svc-ci's
+// assignment removed with the CLI, the same token denied within policyReload.
+func TestWalkthroughWithTheControlPlane(t *testing.T) {
+	needPostgres(t)
+	d, err := Start(Config{GatewayAddr: "127.0.0.1:0", IssuerAddr: "127.0.0.1:0", WorkflowsAddr: "127.0.0.1:0", Assertion: assertionDefault, Postgres: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var out bytes.Buffer
+	err = Walkthrough(&out, d)
+	t.Log("\n" + out.String())
+	if err != nil {
+		log, _ := os.ReadFile(d.ControlPlane.Log)
+		t.Fatalf("%v\ngatehouse serve's log:\n%s", err, lastLines(string(log), 30))
+	}
+	for _, want := range []string{"--- control plane", "$ gatehouse assignments remove --org acme --subject svc-ci --role developer", "ok  403 (want 403)  the same svc-ci token, "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the walkthrough does not show %q", want)
+		}
+	}
+}
+
+// TestThrowawayPostgresStartsAcceptsAndStops checks the demo's own PostgreSQL: it runs (as the
+// postgres user when the test runs as root), holds the gatehouse database, and is gone after stop
+// (nothing left listening).
+func TestThrowawayPostgresStartsAcceptsAndStops(t *testing.T) {
+	needPostgres(t)
+	pg, err := startPostgres(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pg.run("psql", "-h", pg.dir, "-p", strconv.Itoa(pg.port), "-U", "postgres", "-d", "gatehouse", "-Atc", "select current_database(), current_user")
+	if err != nil || out != "gatehouse|postgres" {
+		pg.stop()
+		t.Fatalf("psql: %q, %v", out, err)
+	}
+	pg.stop()
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", pg.port), time.Second); err == nil {
+		c.Close()
+		t.Fatal("PostgreSQL still accepts connections after stop")
+	}
+}
+
+// TestComposePostgresOverrideHangsTogether checks compose.postgres.yaml against the files it
+// names and the labels the no-Docker demo reads: the control plane's files exist, the Dockerfile
+// it builds exists, the gateway settings it points the labels at are the ones controlplane-setup
+// writes, and those settings read the policy from the control plane (not the file).
+func TestComposePostgresOverrideHangsTogether(t *testing.T) {
+	root := loader.RepoRoot()
+	raw, err := os.ReadFile(filepath.Join(root, "demo", "compose.postgres.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Image   string   `yaml:"image"`
+			Volumes []string `yaml:"volumes"`
+			Build   struct {
+				Context    string `yaml:"context"`
+				Dockerfile string `yaml:"dockerfile"`
+			} `yaml:"build"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if img := doc.Services["postgres"].Image; img != "postgres:17" {
+		t.Errorf("postgres image %q; want the official postgres:17", img)
+	}
+	gh := doc.Services["gatehouse"]
+	if _, err := os.Stat(filepath.Join(root, "demo", gh.Build.Context, gh.Build.Dockerfile)); err != nil {
+		t.Errorf("the gatehouse service's Dockerfile: %v", err)
+	}
+	for name, svc := range doc.Services {
+		for _, v := range svc.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if strings.HasPrefix(src, ".") {
+				if _, err := os.Stat(filepath.Join(root, "demo", src)); err != nil {
+					t.Errorf("service %s mounts %s: %v", name, src, err)
+				}
+			}
+		}
+	}
+	if got := doc.Services["controlplane-setup"].Environment["GATEWAY_SETTINGS"]; got != controlPlaneSettings {
+		t.Errorf("controlplane-setup writes %q; the labels read %q", got, controlPlaneSettings)
+	}
+	labels, err := ComposeLabels(filepath.Join(root, "demo", "compose.yaml"), "workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged, err := controlPlaneLabels(root, labels, "/tmp/settings.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := merged["traefik.http.middlewares.workflows-gatehouse.plugin.gatehouse.settingsFile"]; got != "/tmp/settings.yaml" {
+		t.Errorf("settingsFile %q after the override", got)
+	}
+	if merged["traefik.http.middlewares.workflows-gatehouse.plugin.gatehouse.routes"] != labels["traefik.http.middlewares.workflows-gatehouse.plugin.gatehouse.routes"] {
+		t.Error("the override changed the routes")
+	}
+	settings, err := os.ReadFile(filepath.Join(root, "demo", "gatehouse-controlplane.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s map[string]interface{}
+	if err := yaml.Unmarshal(settings, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s["policyFile"] != nil || s["policyURL"] != "http://"+controlPlaneName+"/v1/bundle" || s["policyKey"] == nil {
+		t.Errorf("gatehouse-controlplane.yaml: policyFile %v, policyURL %v, policyKey set %v; want no file, the control plane's bundle, a key", s["policyFile"], s["policyURL"], s["policyKey"] != nil)
+	}
+}
+
+// TestComposePostgresLabelsLoad decodes the labels as compose.postgres.yaml leaves them, with the
+// settings file controlplane-setup writes (gatehouse-controlplane.yaml plus a credential), and
+// checks that New accepts them, compiled and through Yaegi.
+func TestComposePostgresLabelsLoad(t *testing.T) {
+	root := loader.RepoRoot()
+	t.Chdir(root) // the settings' assertion key is relative to Traefik's working directory
+	settings, err := os.ReadFile(filepath.Join("demo", "gatehouse-controlplane.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	if err := os.WriteFile(path, append(settings, "policyCredential: eyJhbGciOiJFUzI1NiJ9.e30.c2ln\n"...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	labels, err := ComposeLabels(filepath.Join("demo", "compose.yaml"), "workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labels, err = controlPlaneLabels(root, labels, path); err != nil {
+		t.Fatal(err)
+	}
+	names, confs, err := routerMiddlewares(labels, "workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := loader.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, l := range []loader.Loader{loader.Compiled{}, y} {
+		for _, name := range names {
+			if _, err := l.New(ctx, http.NotFoundHandler(), confs[name], name); err != nil {
+				t.Errorf("%s: %s: %v", l.Name(), name, err)
+			}
+		}
 	}
 }

@@ -21,7 +21,8 @@ import (
 // Outside Docker the compose names do not resolve for another process, so the generated
 // configuration differs from the labels in two places, both said on stdout: the service's URL is
 // the local workflows API, and jwksURL names the local issuer's key set (the labels' settings file
-// finds it through OIDC discovery at http://issuer:9000, which only the compose network resolves).
+// finds it through OIDC discovery at http://issuer:9000, which only the compose network resolves);
+// with the control plane, policyURL names its local address likewise.
 func (d *Demo) startTraefik(binary, gatewayAddr, root string, names []string, confs map[string]map[string]interface{}) error {
 	dir, err := os.MkdirTemp("", "gatehouse-traefik-")
 	if err != nil {
@@ -45,6 +46,9 @@ func (d *Demo) startTraefik(binary, gatewayAddr, root string, names []string, co
 			conf[k] = v
 		}
 		conf["jwksURL"] = d.IssuerURL + "/jwks"
+		if d.ControlPlane != nil {
+			conf["policyURL"] = d.ControlPlane.URL + "/v1/bundle" // the settings file names http://gatehouse:8081
+		}
 		middlewares[name] = map[string]interface{}{"plugin": map[string]interface{}{"gatehouse": conf}}
 	}
 	dynamic := map[string]interface{}{"http": map[string]interface{}{

@@ -9,10 +9,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gatehouse-dev/gatehouse/demo/loader"
 )
 
 // step is one call a person would try, with the status they should see.
@@ -189,6 +194,15 @@ func Walkthrough(w io.Writer, d *Demo) error {
 			return err
 		}
 	}
+	if d.ControlPlane != nil {
+		ok, err := revocation(w, c, run)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			failures++
+		}
+	}
 	if failures > 0 {
 		return fmt.Errorf("%d unexpected results", failures)
 	}
@@ -254,4 +268,70 @@ func (c *client) forgeAssertion() string {
 		return "forged"
 	}
 	return signed
+}
+
+// revocation is the control plane's step: svc-ci holds developer through an assignment in the
+// control plane; alice removes it with the CLI; the gateway, re-checking the bundle every
+// policyReload, denies svc-ci's very same token within that interval. It reports false when the
+// denial came late or never.
+func revocation(w io.Writer, c *client, run func(step) error) (bool, error) {
+	cp := c.d.ControlPlane
+	reload, err := controlPlaneReload()
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(w, "--- control plane: the policy comes from gatehouse serve over PostgreSQL (signed bundle, policyReload %s)\n", reload)
+	list := step{say: "svc-ci lists workflows (developer: an assignment in the control plane)", sub: "svc-ci", method: "GET", path: "/orgs/acme/workflows", want: 200, wantWho: "svc-ci"}
+	if err := run(list); err != nil {
+		return false, err
+	}
+	args := []string{"assignments", "remove", "--org", "acme", "--subject", "svc-ci", "--role", "developer"}
+	fmt.Fprintf(w, "    $ gatehouse %s\n", strings.Join(args, " "))
+	out, err := cp.CLI(args...)
+	for _, line := range strings.Split(out, "\n") {
+		fmt.Fprintf(w, "    %s\n", line)
+	}
+	if err != nil {
+		return false, fmt.Errorf("gatehouse assignments remove: %v", err)
+	}
+	// The same token, asked again until the gateway denies it (each request may be the one that
+	// re-checks the bundle), for at most policyReload plus a margin for the fetch itself.
+	revoked := time.Now()
+	deadline := revoked.Add(reload + time.Second)
+	denied := step{say: "", sub: "svc-ci", method: "GET", path: "/orgs/acme/workflows", want: 403}
+	got, summary := 0, ""
+	for {
+		got, _, summary, err = c.call(denied)
+		if err != nil {
+			return false, err
+		}
+		if got == http.StatusForbidden || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	took := time.Since(revoked)
+	ok := got == http.StatusForbidden && took <= reload+500*time.Millisecond
+	mark := "ok "
+	if !ok {
+		mark = "BAD"
+	}
+	say := fmt.Sprintf("the same svc-ci token, %.1fs after the revocation (policyReload %s)", took.Seconds(), reload)
+	fmt.Fprintf(w, "%s %d (want %d)  %-72s %s\n", mark, got, denied.want, say, summary)
+	return ok, nil
+}
+
+// controlPlaneReload is the gateway's policyReload in demo/gatehouse-controlplane.yaml.
+func controlPlaneReload() (time.Duration, error) {
+	raw, err := os.ReadFile(filepath.Join(loader.RepoRoot(), "demo", "gatehouse-controlplane.yaml"))
+	if err != nil {
+		return 0, err
+	}
+	var settings struct {
+		PolicyReload string `yaml:"policyReload"`
+	}
+	if err := yaml.Unmarshal(raw, &settings); err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(settings.PolicyReload)
 }

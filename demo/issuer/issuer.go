@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/big"
@@ -29,7 +30,8 @@ type Subject struct {
 }
 
 // Subjects are the seeded users. svc-ci has no role in its token: its role comes from the policy
-// file's assignments.
+// file's assignments. svc-gateway is the gateway's service account for the control plane (go run
+// . -postgres, compose.postgres.yaml), which gives it the role gatehouse-gateway.
 var Subjects = map[string]Subject{
 	"alice":  {Org: "acme", Roles: []string{"admin"}},
 	"bob":    {Org: "acme", Roles: []string{"developer"}},
@@ -37,6 +39,8 @@ var Subjects = map[string]Subject{
 	"dave":   {Org: "acme", Roles: []string{"viewer"}},
 	"erin":   {Org: "globex", Roles: []string{"admin"}},
 	"svc-ci": {Org: "acme"},
+
+	"svc-gateway": {Org: "acme"},
 }
 
 // Audience is the audience of every demo token.
@@ -50,6 +54,7 @@ type signingKey struct {
 // Issuer issues demo tokens. Safe for concurrent use.
 type Issuer struct {
 	name string
+	id   string // random, in every kid: two issuers of one process (tests) never share a kid
 
 	mu         sync.Mutex
 	generation int
@@ -59,7 +64,11 @@ type Issuer struct {
 
 // New returns an issuer whose iss claim and discovery URLs use name (e.g. http://issuer:9000).
 func New(name string) (*Issuer, error) {
-	i := &Issuer{name: name}
+	id := make([]byte, 4)
+	if _, err := rand.Read(id); err != nil {
+		return nil, err
+	}
+	i := &Issuer{name: name, id: hex.EncodeToString(id)}
 	if err := i.Rotate(); err != nil {
 		return nil, err
 	}
@@ -82,8 +91,8 @@ func (i *Issuer) Rotate() error {
 	i.generation++
 	i.previous = i.current
 	i.current = map[string]signingKey{
-		"ES256": {kid: fmt.Sprintf("es256-%d", i.generation), key: ec},
-		"RS256": {kid: fmt.Sprintf("rs256-%d", i.generation), key: rs},
+		"ES256": {kid: fmt.Sprintf("es256-%s-%d", i.id, i.generation), key: ec},
+		"RS256": {kid: fmt.Sprintf("rs256-%s-%d", i.id, i.generation), key: rs},
 	}
 	return nil
 }
