@@ -129,13 +129,11 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	}
 	target := g.tenant.Locate(req, route, segs, vals)
 	pol := g.staticPolicy
-	if g.controlPlane {
-		pol = controlPlanePolicy(g, id, time.Now())
+	if g.dynamic {
+		pol = dynamicPolicy(g, id)
 		if pol == nil {
 			return unavailable(g, id, route)
 		}
-	} else if g.policyFile != nil {
-		pol = g.policyFile.Current(time.Now())
 	}
 	d := policy.Decide(pol, g.trust, id, route, target)
 	if !d.Allow {
@@ -270,8 +268,8 @@ func basePolicy(g *Gatehouse, now time.Time) *policy.Policy {
 }
 
 // dynamicPolicy returns the policy in force for id when it can change after New (policyFile,
-// policyURL, assignmentsURL), for the warm path: one plain call, so that the inline policy's warm
-// path pays for none of it.
+// policyURL, assignmentsURL); nil when the control plane could not provide it. One plain call, so
+// that the inline policy's paths reserve no slot for any of it (docs/yaegi.md).
 func dynamicPolicy(g *Gatehouse, id *tokens.Identity) *policy.Policy {
 	if g.controlPlane {
 		return controlPlanePolicy(g, id, time.Now())

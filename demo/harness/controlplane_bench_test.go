@@ -46,7 +46,10 @@ func BenchmarkYaegiParseBundle(b *testing.B) {
 	parseFuncsOnce.Do(func() {
 		_, err = y.Eval(`import "github.com/gatehouse-dev/gatehouse/policy"
 func BenchParseYAML(b []byte) error { _, err := policy.Parse(b); return err }
-func BenchParseJSON(b []byte) error { _, err := policy.ParseJSON(b); return err }`)
+func BenchParseJSON(b []byte) error { _, err := policy.ParseJSON(b); return err }
+var benchHeld *policy.Policy
+func BenchHold(b []byte) { benchHeld, _ = policy.ParseJSON(b) }
+func BenchDrop() { benchHeld = nil }`)
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -69,6 +72,46 @@ func BenchParseJSON(b []byte) error { _, err := policy.ParseJSON(b); return err 
 						b.Fatal(err)
 					}
 				}
+				if c.fn == "BenchParseJSON" {
+					b.StopTimer()
+					b.ReportMetric(yaegiRetainedMiB(b, y, data), "retained-MiB")
+				}
+			})
+		}
+	}
+}
+
+// yaegiRetainedMiB returns the heap an interpreted policy.ParseJSON of data keeps alive.
+func yaegiRetainedMiB(b *testing.B, y *loader.Yaegi, data []byte) float64 {
+	hold, err := y.Eval("BenchHold")
+	if err != nil {
+		b.Fatal(err)
+	}
+	drop, err := y.Eval("BenchDrop")
+	if err != nil {
+		b.Fatal(err)
+	}
+	hold.Interface().(func([]byte))(data)
+	held := heapInUse()
+	drop.Interface().(func())()
+	return float64(held-heapInUse()) / (1 << 20)
+}
+
+// BenchmarkControlPlaneCold: a request decided afresh (cacheSize 0: verify, decide, forward) with a
+// bundle of 100, 10,000 and 100,000 assignments in force, for a subject of the bundle; the first
+// request (not timed) waits for the bundle. Run with -benchtime 2000x or so.
+func BenchmarkControlPlaneCold(b *testing.B) {
+	routes := []string{"GET /orgs/{org}/topics/{topic}/posts posts:read"}
+	for _, n := range []int{100, 10000, 100000} {
+		cp := newControlPlane(b, false)
+		doc := string(benchBundle(n))
+		cp.set(func(cp *controlPlane) { cp.doc = doc })
+		sub := n/2 + 1
+		tok := mint(b, "ES256", claims("user-"+strconv.Itoa(sub), "org-"+strconv.Itoa(sub%100), nil, nil), nil)
+		for _, l := range benchLoaders(b) {
+			h, _ := instance(b, l, baseConfig("routes", routes, "policyURL", cp.URL+"/v1/bundle", "policyCredential", cpCredential, "cacheSize", "0", "policyReload", "1h"))
+			b.Run(strconv.Itoa(n)+"/"+l.Name(), func(b *testing.B) {
+				benchServe(b, h, "GET", "/orgs/org-"+strconv.Itoa(sub%100)+"/topics/t1/posts", tok)
 			})
 		}
 	}
