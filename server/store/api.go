@@ -24,8 +24,11 @@ const (
 )
 
 // Reserved names: the control plane's own permissions start with SystemPermissionPrefix and its
-// roles with SystemRolePrefix. They are created by a migration, cannot be created, changed or
-// deleted through the methods below (422), and are left out of the gateways' Document.
+// roles with SystemRolePrefix. They are created by migrations, cannot be created, changed or
+// deleted through the methods below (422: no permission or role of any other name may start with
+// either prefix), and are left out of the gateways' Document. Their assignments are made with
+// CreateAssignment like any other; RolePlatformAdmin only in the admin org (Bootstrap sets it), and
+// its last assignment cannot be deleted (409).
 const (
 	SystemPermissionPrefix = "gatehouse:"
 	SystemRolePrefix       = "gatehouse-"
@@ -179,7 +182,8 @@ type Check struct {
 // a 412 Error. Every error a method returns for bad input or an unreachable database is an *Error.
 //
 //	Open(ctx, dsn string) (*Store, error)               // pgxpool; runs Migrate
-//	(*Store) Migrate(ctx) error                          // versioned migrations carried in the binary
+//	SchemaVersion() int                                  // the newest migration the binary carries
+//	(*Store) Migrate(ctx) error                          // versioned migrations carried in the binary; refuses a newer database
 //	(*Store) Close()
 //	(*Store) Ping(ctx) error                             // 503 *Error when the database is unreachable
 //
