@@ -315,8 +315,9 @@ var subjectMembers = map[string]bool{"subject": true, "issuer": true, "rev": tru
 
 // parseSubjectAnswer reads a per-subject answer: its subject must be subject, its issuer issuer
 // (absent when issuer is ""), and each assignment's subject the same, its issuer (when present)
-// the same. It returns the assignments (with the requested issuer filled in where they name none)
-// and their canonical JSON.
+// the same. It returns the assignments and their canonical JSON. An assignment that names no
+// issuer stays unqualified: it counts as a policy's unqualified assignment does (for no token when
+// several issuers are trusted), whatever issuer the request named.
 func parseSubjectAnswer(payload []byte, subject, issuer string) ([]assignmentDocument, string, error) {
 	var raw map[string]interface{}
 	dec := json.NewDecoder(bytes.NewReader(payload))
@@ -352,10 +353,7 @@ func parseSubjectAnswer(payload []byte, subject, issuer string) ([]assignmentDoc
 		own := "" // a failed comma-ok in a loop keeps the previous value under Yaegi
 		ownIsString := false
 		own, ownIsString = docs[i].Issuer.(string)
-		switch {
-		case docs[i].Issuer == nil && issuer != "":
-			docs[i].Issuer = issuer
-		case docs[i].Issuer != nil && (!ownIsString || own != issuer):
+		if docs[i].Issuer != nil && (!ownIsString || own != issuer) {
 			problems = append(problems, where+": issuer "+strconv.Quote(own)+" is not the requested issuer")
 		}
 	}
@@ -402,8 +400,7 @@ func deriveSubject(base *Policy, baseKeys []string, subject, issuer string, docs
 // WithSubjectAssignments returns base with the assignments of a per-subject answer (doc, the JSON
 // of GET /v1/subjects/{subject}/assignments) added for subject. The answer must be for subject and,
 // when issuer is not "", for issuer; every assignment must name subject and fit base (known role,
-// valid scope and values), or the whole answer is refused. Assignments that name no issuer get
-// issuer. base is not changed.
+// valid scope and values), or the whole answer is refused. base is not changed.
 func WithSubjectAssignments(base *Policy, subject, issuer string, doc []byte) (*Policy, error) {
 	docs, _, err := parseSubjectAnswer(doc, subject, issuer)
 	if err != nil {

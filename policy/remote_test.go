@@ -122,7 +122,7 @@ func TestWithSubjectAssignments(t *testing.T) {
 		return []byte(s + `,"rev":3,"assignments":[` + assignments + `]}`)
 	}
 	t.Run("adds the subject's assignments to the base's and leaves the base alone", func(t *testing.T) {
-		p, err := WithSubjectAssignments(base, "alice", iss, answer("alice", iss, `{"subject":"alice","org":"forum","role":"moderator","scope":["/topics/a"]}`))
+		p, err := WithSubjectAssignments(base, "alice", iss, answer("alice", iss, `{"subject":"alice","issuer":"`+iss+`","org":"forum","role":"moderator","scope":["/topics/a"]},{"subject":"alice","org":"acme","role":"user"}`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,6 +132,9 @@ func TestWithSubjectAssignments(t *testing.T) {
 		}
 		if len(base.grants["alice\x00forum"]) != 1 {
 			t.Fatalf("the base changed: %#v", base.grants["alice\x00forum"])
+		}
+		if acme := p.grants["alice\x00acme"]; len(acme) != 1 || acme[0].issuer != "" {
+			t.Fatalf("an assignment naming no issuer stays unqualified: %#v", acme)
 		}
 		if p.grants["bob\x00forum"] != nil {
 			t.Fatalf("another subject's grants were copied")

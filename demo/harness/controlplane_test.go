@@ -576,6 +576,22 @@ func TestAssignmentsFromTheControlPlane(t *testing.T) {
 				t.Fatalf("status %d", rec.Code)
 			}
 		})
+		t.Run(l.Name()+"/with two issuers trusted, a looked-up assignment counts only when it names the token's issuer", func(t *testing.T) {
+			cp := newControlPlane(t, false)
+			h, _ := instance(t, l, lookupConfig(cp, "issuers", []string{issuer, "https://other.test"}, "assignmentsTTL", "1m"))
+			tok := aliceToken(t)
+			cp.set(func(cp *controlPlane) { cp.subjects["alice"] = moderator })
+			if rec := serve(h, deletePost.with(tok)); rec.Code != 403 {
+				t.Fatalf("an assignment naming no issuer: %d, want 403", rec.Code)
+			}
+			h2, _ := instance(t, l, lookupConfig(cp, "issuers", []string{issuer, "https://other.test"}, "assignmentsTTL", "2m"))
+			cp.set(func(cp *controlPlane) {
+				cp.subjects["alice"] = `[{"subject":"alice","issuer":"` + issuer + `","org":"acme","role":"moderator"}]`
+			})
+			if rec := serve(h2, deletePost.with(tok)); rec.Code != 200 {
+				t.Fatalf("an assignment naming the token's issuer: %d, want 200", rec.Code)
+			}
+		})
 		for _, size := range []int{2, 3} {
 			size := size
 			t.Run(l.Name()+"/assignmentsCacheSize "+strconv.Itoa(size)+" bounds the subjects cached", func(t *testing.T) {
