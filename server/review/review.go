@@ -668,4 +668,3 @@ func RoutesFromFile(path string) ([]string, error) {
 	}
 	return routes, nil
 }
-
