@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/jackc/pgx/v5"
@@ -41,6 +42,9 @@ func hasControl(s string) bool {
 }
 
 func checkDescription(d string) error {
+	if !utf8.ValidString(d) {
+		return unprocessable("description", "not valid UTF-8")
+	}
 	if hasControl(d) {
 		return unprocessable("description", "no control characters")
 	}
@@ -162,6 +166,9 @@ func (s *Store) GetPermission(ctx context.Context, name string) (Permission, err
 }
 
 func checkPermissionWrite(name string) error {
+	if !utf8.ValidString(name) {
+		return unprocessable("name", "not valid UTF-8")
+	}
 	if err := policy.CheckPermissionName(name); err != nil {
 		return unprocessable("name", err.Error())
 	}
@@ -304,6 +311,9 @@ func (s *Store) GetRole(ctx context.Context, name string) (Role, error) {
 }
 
 func checkRoleWrite(name string) error {
+	if !utf8.ValidString(name) {
+		return unprocessable("name", "not valid UTF-8")
+	}
 	if err := policy.CheckRoleName(name); err != nil {
 		return unprocessable("name", err.Error())
 	}
@@ -531,7 +541,7 @@ func checkSubject(sub Subject) error {
 	if sub.Kind != "user" && sub.Kind != "service" {
 		return unprocessable("kind", `"user" or "service"`)
 	}
-	if hasControl(sub.DisplayName) || len(sub.DisplayName) > 200 {
+	if !utf8.ValidString(sub.DisplayName) || hasControl(sub.DisplayName) || len(sub.DisplayName) > 200 {
 		return unprocessable("displayName", "at most 200 bytes, no control characters")
 	}
 	return nil

@@ -31,6 +31,16 @@ func TestEveryBadInputIsRefusedWithItsStatusAndFieldAndLeavesNothingWritten(t *t
 			_, err := s.CreatePermission(ctx, actor, Permission{Name: "x:y", Description: "a\x1bb"})
 			return err
 		}, 422, "description", "control"},
+		{"a permission name that is not UTF-8", func() error { _, err := s.CreatePermission(ctx, actor, Permission{Name: "a:\xff"}); return err }, 422, "name", "UTF-8"},
+		{"a role name that is not UTF-8", func() error { _, err := s.CreateRole(ctx, actor, Role{Name: "r\xc3"}); return err }, 422, "name", "UTF-8"},
+		{"a display name that is not UTF-8", func() error {
+			_, err := s.CreateSubject(ctx, actor, Subject{ID: "u8", Kind: "user", DisplayName: "\xff"})
+			return err
+		}, 422, "displayName", ""},
+		{"a subject that is not UTF-8", func() error {
+			_, err := s.CreateAssignment(ctx, actor, Assignment{Subject: "\xffx", Org: "acme", Role: "viewer"})
+			return err
+		}, 422, "subject", "not a valid value"},
 		{"no actor", func() error { _, err := s.CreatePermission(ctx, "", Permission{Name: "x:y"}); return err }, 400, "actor", ""},
 		{"an update of an unknown permission", func() error {
 			_, err := s.UpdatePermission(ctx, actor, Permission{Name: "x:nope"}, 0)
