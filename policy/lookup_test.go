@@ -50,3 +50,40 @@ func TestSubjectPolicyPointerChangesExactlyWhenTheAnswerOrTheBaseDoes(t *testing
 		t.Fatalf("a new base gives a new policy with the base's own grants: %#v", rebased)
 	}
 }
+
+func TestSharedFetchersLeaveTheRegistryWhenReleased(t *testing.T) {
+	remotesBefore := SharedRemoteCount()
+	a := SharedRemote("https://cp.test/v1/bundle", nil, "", "cred", time.Second)
+	b := SharedRemote("https://cp.test/v1/bundle", nil, "", "cred", time.Minute)
+	c := SharedRemote("https://cp.test/v1/bundle", nil, "", "other-cred", time.Second)
+	if a.entry != b.entry || a.entry == c.entry || SharedRemoteCount() != remotesBefore+2 {
+		t.Fatalf("same URL, key and credential share one fetcher, another credential gets its own: %d fetchers", SharedRemoteCount()-remotesBefore)
+	}
+	a.Release()
+	a.Release()
+	if SharedRemoteCount() != remotesBefore+2 {
+		t.Fatalf("a fetcher still referenced left the registry")
+	}
+	b.Release()
+	c.Release()
+	if SharedRemoteCount() != remotesBefore {
+		t.Fatalf("released fetchers stayed: %d", SharedRemoteCount()-remotesBefore)
+	}
+	s := LookupSettings{TTL: time.Second, Stale: time.Second, MaxEntries: 5}
+	l1 := SharedLookup("https://cp.test/{subject}", nil, "", "", s)
+	l2 := SharedLookup("https://cp.test/{subject}", nil, "", "", s)
+	s.TTL = 2 * time.Second
+	l3 := SharedLookup("https://cp.test/{subject}", nil, "", "", s)
+	if l1.shared != l2.shared || l1.shared == l3.shared {
+		t.Fatalf("lookups share per template, key, credential and settings")
+	}
+	for _, l := range []*Lookup{l1, l2, l3} {
+		l.Release()
+	}
+	lookupsMu.Lock()
+	n := len(lookups)
+	lookupsMu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d lookups stayed in the registry", n)
+	}
+}
