@@ -515,3 +515,52 @@ func allowed(a store.Access, perm string) bool {
 	}
 	return false
 }
+
+// TestAChangeBetweenTheReadAndTheWriteIsALostUpdateAndNothingIsWritten makes another admin's
+// change land between the CLI's read and its write: the write carries the version it read, the
+// API answers 412, the CLI exits 1 with the problem, and the other admin's change stands.
+func TestAChangeBetweenTheReadAndTheWriteIsALostUpdateAndNothingIsWritten(t *testing.T) {
+	c := newControlPlane(t)
+	c.ok("import", demoPolicy(t))
+	ctx := context.Background()
+	concurrently := func(change func()) {
+		done := false
+		beforeWrite = func() {
+			if !done {
+				done = true
+				change()
+			}
+		}
+		t.Cleanup(func() { beforeWrite = func() {} })
+	}
+	concurrently(func() {
+		r, err := c.store.GetRole(ctx, "viewer")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Description = "changed by someone else"
+		if _, err := c.store.UpdateRole(ctx, "test", r, r.Version); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c.fails("gatehouse: Precondition Failed: ", "roles", "set", "viewer", "--add", "workflows:run")
+	r, err := c.store.GetRole(ctx, "viewer")
+	if err != nil || r.Description != "changed by someone else" || !reflect.DeepEqual(r.Permissions, []string{"workflows:read"}) {
+		t.Errorf("viewer after the lost update: %+v, %v", r, err)
+	}
+	concurrently(func() {
+		as, err := c.store.ListAssignments(ctx, store.AssignmentFilter{Subject: "svc-ci"})
+		if err != nil || len(as) != 1 {
+			t.Fatalf("svc-ci: %+v, %v", as, err)
+		}
+		a := as[0]
+		a.Scopes = []string{"/workflows/ci"}
+		if _, err := c.store.UpdateAssignment(ctx, "test", a, a.Version); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c.fails("gatehouse: Precondition Failed: ", "assignments", "remove", "--org", "acme", "--subject", "svc-ci", "--role", "developer")
+	if as, _ := c.store.ListAssignments(ctx, store.AssignmentFilter{Subject: "svc-ci"}); len(as) != 1 || !reflect.DeepEqual(as[0].Scopes, []string{"/workflows/ci"}) {
+		t.Errorf("svc-ci after the refused remove: %+v", as)
+	}
+}

@@ -59,6 +59,10 @@ type response struct {
 // etag returns the response's ETag, or "" when there is none.
 func (r *response) etag() string { return r.header.Get("ETag") }
 
+// beforeWrite runs just before a PUT or DELETE leaves: the tests make a concurrent change there,
+// between the read whose version the write sends and the write itself.
+var beforeWrite = func() {}
+
 // do sends one request; a problem (or any non-2xx answer) comes back as an error. ifMatch, when
 // not empty, is sent as If-Match (an ETag, quoted as the API wrote it).
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body []byte, contentType, ifMatch string) (*response, error) {
@@ -91,6 +95,9 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	if ifMatch != "" {
 		req.Header.Set("If-Match", ifMatch)
+	}
+	if method == http.MethodPut || method == http.MethodDelete {
+		beforeWrite()
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
