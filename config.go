@@ -626,6 +626,9 @@ func buildControlPlane(p *problems, g *Gatehouse, c *Config, issuers []string, r
 			p.add("policyURL", "set one of policy, policyFile and policyURL: the policy comes from one place")
 		}
 		controlPlaneURL(p, g, "policyURL", policyURL, keyText, credential)
+		if reload <= 0 {
+			p.add("policyReload", "must be more than 0 with policyURL: every request would fetch the bundle")
+		}
 		g.remote = policy.SharedRemote(policyURL, keys, keyText, credential, reload)
 		g.bundleSeen = &bundleCheck{}
 	}

@@ -668,6 +668,7 @@ func TestControlPlaneConfiguration(t *testing.T) {
 		{"assignmentsTTL 0 is refused", baseConfig("policyURL", bundle, "assignmentsURL", lookup, "assignmentsTTL", "0s"), "assignmentsTTL: must be more than 0"},
 		{"assignmentsCacheSize 0 is refused", baseConfig("policyURL", bundle, "assignmentsURL", lookup, "assignmentsCacheSize", "0"), "assignmentsCacheSize: must be at least 1"},
 		{"an unsigned assignmentsURL over plain http to another host is refused", baseConfig("policy", cpBundle(""), "assignmentsURL", "http://gatehouse:8081/v1/subjects/{subject}/assignments"), "assignmentsURL: plain http to gatehouse"},
+		{"policyReload 0 with policyURL is refused", baseConfig("policyURL", bundle, "policyReload", "0s"), "policyReload: must be more than 0 with policyURL"},
 		{"a misspelled option suggests policyURL", baseConfig("policyUrl_", bundle), "did you mean policyurl"},
 	}
 	for _, l := range loaders(t) {
