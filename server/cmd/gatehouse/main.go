@@ -7,6 +7,8 @@
 //	gatehouse serve --config FILE --database DSN [--listen ADDR] [--bundle-key FILE] [--admin-org ORG]
 //	gatehouse bootstrap --database DSN --subject S [--issuer I] [--admin-org ORG]
 //	gatehouse bundle-key --key FILE [--generate ed25519|p256]
+//	gatehouse audit ingest [--database DSN] [--follow] FILE|- ; gatehouse audit prune --older-than 90d
+//	gatehouse review [--database DSN] [--days N] [--routes FILE] [--json | --html FILE] [--fail-on SEVERITY]
 //	gatehouse roles|permissions|subjects|assignments|whocan|can|log|import|export ... [--server URL] [--token T] [--json]
 //
 // Exit status: 0 on success, 1 when the configuration is refused or the server fails, 2 for a
@@ -33,6 +35,8 @@ Commands:
   serve            run the control plane: admin API, bundles for gateways (PostgreSQL)
   bootstrap        make the first platform admin of a control plane's database
   bundle-key       print (or generate) the key that signs bundles, as PEM and JWKS for gateways
+  audit            store the gateways' audit lines in PostgreSQL (ingest FILE|-, prune)
+  review           access review: unused assignments, unheld roles, denial bursts... (--fail-on for CI)
 ` + cli.Usage + `
 Run "gatehouse COMMAND --help" for a command's options.
 `
@@ -61,6 +65,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return bootstrapCommand(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "bundle-key":
 		return bundleKeyCommand(args[1:], stdout, stderr)
+	case "audit":
+		return auditCommand(ctx, args[1:], os.Stdin, stdout, stderr, os.Getenv)
+	case "review":
+		return reviewCommand(ctx, args[1:], stdout, stderr, os.Getenv)
 	case "permissions", "roles", "subjects", "assignments", "whocan", "can", "log", "import", "export":
 		return cli.Run(ctx, args, stdout, stderr, os.Getenv)
 	case "help", "-h", "-help", "--help":
