@@ -228,7 +228,7 @@ func checkIssuers(p *problems, g *Gatehouse, issuers []string, pol *policy.Polic
 // configKeys are the accepted option names (lower case) for "did you mean" hints.
 var configKeys = []string{"issuers", "audiences", "allowanyaudience", "jwksurl", "keys", "secret", "secretfile", "algorithms", "leeway", "requiretyp",
 	"tokensources", "forwardtoken", "claims", "headerprefix", "realm", "auditallowed", "cachesize", "cachebytes", "maxpathlength", "jwkscooldown", "jwksrefresh",
-	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "policyurl", "policykey", "policycredential",
+	"jwkstimeout", "routes", "unmatched", "policy", "policyfile", "policyreload", "policyurl", "policykey", "policycredential", "policycredentialfile",
 	"assignmentsurl", "assignmentsttl", "assignmentsstale", "assignmentscachesize", "trusttokenpermissions", "tenant", "mode",
 	"overrides", "assertion", "assertionjwkspath", "settingsfile"}
 
@@ -591,7 +591,7 @@ func buildControlPlane(p *problems, g *Gatehouse, c *Config, issuers []string, r
 	policyURL := strings.TrimSpace(c.PolicyURL)
 	lookupURL := strings.TrimSpace(c.AssignmentsURL)
 	if policyURL == "" && lookupURL == "" {
-		for _, o := range [][2]string{{"policyKey", c.PolicyKey}, {"policyCredential", c.PolicyCredential}} {
+		for _, o := range [][2]string{{"policyKey", c.PolicyKey}, {"policyCredential", c.PolicyCredential}, {"policyCredentialFile", c.PolicyCredentialFile}} {
 			if strings.TrimSpace(o[1]) != "" {
 				p.add(o[0], "needs policyURL or assignmentsURL (it is for the control plane)")
 			}
@@ -617,9 +617,18 @@ func buildControlPlane(p *problems, g *Gatehouse, c *Config, issuers []string, r
 		keys = k
 	}
 	credential := strings.TrimSpace(c.PolicyCredential)
-	if credential != "" && !token68(credential) {
+	if credential != "" && !policy.IsToken68(credential) {
 		p.add("policyCredential", "must be a bearer token (RFC 6750 token68: letters, digits, -._~+/ and trailing =), without spaces, line breaks or control bytes")
 		credential = ""
+	}
+	if file := strings.TrimSpace(c.PolicyCredentialFile); file != "" {
+		if credential != "" || c.PolicyCredential != "" {
+			p.add("policyCredentialFile", "set policyCredential or policyCredentialFile, not both")
+		} else if _, err := policy.ReadCredential(file); err != nil {
+			p.add("policyCredentialFile", err.Error())
+		} else {
+			credential = policy.CredentialFilePrefix + file
+		}
 	}
 	if policyURL != "" {
 		if c.Policy != "" || c.PolicyFile != "" {
@@ -701,16 +710,6 @@ func loopbackHost(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-// token68 reports whether s is an RFC 7235 token68 (the syntax of a Bearer credential, RFC 6750 §2.1).
-func token68(s string) bool {
-	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
-	end := len(strings.TrimRight(s, "="))
-	if end == 0 {
-		return false
-	}
-	return strings.Trim(s[:end], chars) == ""
 }
 
 func buildRoutes(p *problems, g *Gatehouse, c *Config, pol *policy.Policy) {

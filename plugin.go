@@ -54,6 +54,7 @@ type Config struct {
 	PolicyURL             string // the control plane's bundle (docs/control-plane.md); excludes policy and policyFile
 	PolicyKey             string // the bundle verification key(s): PEM, a JWK or a JWKS, inline or a file
 	PolicyCredential      string // the Bearer credential sent to the control plane
+	PolicyCredentialFile  string // or a file holding it, read at every fetch (rotation without restart)
 	AssignmentsURL        string // per-subject assignments: a URL template with {subject} (and {issuer})
 	AssignmentsTTL        string // default 30s
 	AssignmentsStale      string // default 5m

@@ -68,7 +68,8 @@ var (
 )
 
 // SharedRemote returns a Remote of the bundle at rawURL, verified with keys (nil: unsigned JSON
-// only; keyText names them in the registry) and fetched with credential as a Bearer token. Every
+// only; keyText names them in the registry) and fetched with credential as a Bearer token (or,
+// CredentialFilePrefix and a path, the token that file holds at each fetch). Every
 // Remote of the same URL, keys and credential shares one fetcher and one parsed bundle. It makes
 // no request: the first Current fetches. Release gives the reference back; entries unused for 10
 // minutes leave the registry at the next SharedRemote.
@@ -275,6 +276,42 @@ type fetched struct {
 	revision    string // Gatehouse-Revision
 }
 
+// CredentialFilePrefix marks a credential read from a file at every fetch (policyCredentialFile):
+// "file:" and the path. A Bearer token (token68) never holds a colon, so the two cannot be confused.
+const CredentialFilePrefix = "file:"
+
+// ReadCredential reads a Bearer credential from path (at most 64 KiB; surrounding whitespace,
+// such as the final newline, is dropped) and checks it is an RFC 7235 token68.
+func ReadCredential(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.Size() > 64<<10 {
+		return "", errors.New(path + ": larger than 64 KiB")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	c := strings.TrimSpace(string(b))
+	if !IsToken68(c) {
+		return "", errors.New(path + ": not a bearer token (RFC 6750 token68: letters, digits, -._~+/ and trailing =)")
+	}
+	return c, nil
+}
+
+// IsToken68 reports whether s is an RFC 7235 token68, the syntax of a Bearer credential (RFC 6750
+// §2.1): no space, no control byte, nothing a header could be split on.
+func IsToken68(s string) bool {
+	const chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+	end := len(strings.TrimRight(s, "="))
+	if end == 0 {
+		return false
+	}
+	return strings.Trim(s[:end], chars) == ""
+}
+
 // remoteClient follows no redirect: the credential goes to the configured host only, and a
 // redirect is reported as the status it is.
 var remoteClient = &http.Client{CheckRedirect: refuseRedirect}
@@ -300,6 +337,14 @@ func fetchWithin(rawURL, name, credential, etag string, signed bool, timeout tim
 		req.Header.Set("Accept", "application/jose")
 	} else {
 		req.Header.Set("Accept", "application/json")
+	}
+	if strings.HasPrefix(credential, CredentialFilePrefix) {
+		// Read at every fetch, so that a rotated token is used without a restart.
+		c, err := ReadCredential(credential[len(CredentialFilePrefix):])
+		if err != nil {
+			return nil, errors.New("policyCredentialFile: " + err.Error())
+		}
+		credential = c
 	}
 	if credential != "" {
 		req.Header.Set("Authorization", "Bearer "+credential)

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -435,6 +437,27 @@ func TestPolicyFromTheControlPlane(t *testing.T) {
 				t.Errorf("error lines %q", errs)
 			}
 		})
+		t.Run(l.Name()+"/policyCredentialFile is read at every fetch: a rotated token is used without a restart", func(t *testing.T) {
+			cp := newControlPlane(t, false)
+			file := filepath.Join(t.TempDir(), "credential")
+			if err := os.WriteFile(file, []byte("expired-token\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c := bundleConfig(cp, "policyCredentialFile", file)
+			delete(c, "policyCredential")
+			h, _ := instance(t, l, c)
+			tok := aliceToken(t)
+			if rec := serve(h, deletePost.with(tok)); rec.Code != 503 {
+				t.Fatalf("with a token the control plane refuses: %d", rec.Code)
+			}
+			if err := os.WriteFile(file, []byte(cpCredential+"\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(120 * time.Millisecond)
+			if rec := serve(h, deletePost.with(tok)); rec.Code != 200 {
+				t.Fatalf("after the rotation: %d", rec.Code)
+			}
+		})
 		t.Run(l.Name()+"/a bundle lacking a route's permission is reported once, naming the route, and the route denies", func(t *testing.T) {
 			cp := newControlPlane(t, false)
 			cp.set(func(cp *controlPlane) {
@@ -641,6 +664,11 @@ func TestControlPlaneConfiguration(t *testing.T) {
 	cp := newControlPlane(t, true)
 	bundle := cp.URL + "/v1/bundle"
 	lookup := cp.URL + "/v1/subjects/{subject}/assignments?issuer={issuer}"
+	credFile := filepath.Join(t.TempDir(), "credential")
+	badCredFile := filepath.Join(t.TempDir(), "bad-credential")
+	if os.WriteFile(credFile, []byte(cpCredential), 0o600) != nil || os.WriteFile(badCredFile, []byte("Bearer x"), 0o600) != nil {
+		t.Fatal("cannot write the credential files")
+	}
 	p384key, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	p384 := pemOf(&p384key.PublicKey)
 	refused := []struct {
@@ -668,6 +696,9 @@ func TestControlPlaneConfiguration(t *testing.T) {
 		{"assignmentsTTL 0 is refused", baseConfig("policyURL", bundle, "assignmentsURL", lookup, "assignmentsTTL", "0s"), "assignmentsTTL: must be more than 0"},
 		{"assignmentsCacheSize 0 is refused", baseConfig("policyURL", bundle, "assignmentsURL", lookup, "assignmentsCacheSize", "0"), "assignmentsCacheSize: must be at least 1"},
 		{"an unsigned assignmentsURL over plain http to another host is refused", baseConfig("policy", cpBundle(""), "assignmentsURL", "http://gatehouse:8081/v1/subjects/{subject}/assignments"), "assignmentsURL: plain http to gatehouse"},
+		{"policyCredential and policyCredentialFile together are refused", baseConfig("policyURL", bundle, "policyCredential", cpCredential, "policyCredentialFile", credFile), "policyCredentialFile: set policyCredential or policyCredentialFile, not both"},
+		{"a missing policyCredentialFile is refused", baseConfig("policyURL", bundle, "policyCredentialFile", credFile+".missing"), "policyCredentialFile:"},
+		{"a policyCredentialFile holding two words is refused", baseConfig("policyURL", bundle, "policyCredentialFile", badCredFile), "not a bearer token"},
 		{"policyReload 0 with policyURL is refused", baseConfig("policyURL", bundle, "policyReload", "0s"), "policyReload: must be more than 0 with policyURL"},
 		{"a misspelled option suggests policyURL", baseConfig("policyUrl_", bundle), "did you mean policyurl"},
 	}
