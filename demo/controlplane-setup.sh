@@ -2,11 +2,15 @@
 # One-shot setup of the demo's control plane: compose.postgres.yaml's controlplane-setup
 # service runs it (go -C demo run . -postgres does the same steps in Go: demo/controlplane.go).
 # Environment: GATEHOUSE_DATABASE, GATEHOUSE_SERVER, DEMO_ISSUER (the demo issuer's URL),
-# GATEWAY_SETTINGS (the gateway settings file to write). Safe to run again.
+# GATEWAY_SETTINGS (the gateway settings file to write), GATEHOUSE (a gatehouse binary; default:
+# built from server/). Safe to run again (demo/demo_test.go runs it a second time).
 set -eu
 cd "$(dirname "$0")/.."
-go -C server build -o /tmp/gatehouse ./cmd/gatehouse
-gatehouse=/tmp/gatehouse
+gatehouse=${GATEHOUSE:-}
+if [ -z "$gatehouse" ]; then
+  gatehouse=/tmp/gatehouse
+  go -C server build -o "$gatehouse" ./cmd/gatehouse
+fi
 token() { curl -fsS -X POST "$DEMO_ISSUER/token?sub=$1&ttl=$2" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'; }
 
 # The first platform admin, straight in the database (the API has no unauthenticated write path).

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -122,6 +123,66 @@ func TestWalkthroughWithTheControlPlane(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the walkthrough does not show %q", want)
 		}
+	}
+	setupScriptAgain(t, d)
+}
+
+// setupScriptAgain runs compose.postgres.yaml's one-shot setup (demo/controlplane-setup.sh) once
+// more, against the demo's control plane: it must succeed on a set-up database (bootstrap again,
+// the gateway's role found), its import restores svc-ci's assignment the walkthrough removed (the
+// gateway allows svc-ci again), and the settings file it writes loads in New.
+func setupScriptAgain(t *testing.T, d *Demo) {
+	for _, tool := range []string{"sh", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Logf("not running demo/controlplane-setup.sh: no %s", tool)
+			return
+		}
+	}
+	root := loader.RepoRoot()
+	cp := d.ControlPlane
+	settings := filepath.Join(t.TempDir(), "gatehouse.yaml")
+	cmd := exec.Command("sh", filepath.Join(root, "demo", "controlplane-setup.sh"))
+	cmd.Env = append(os.Environ(), "GATEHOUSE="+cp.bin, "GATEHOUSE_DATABASE="+cp.pg.DSN(), "GATEHOUSE_SERVER="+cp.URL,
+		"DEMO_ISSUER="+d.IssuerURL, "GATEWAY_SETTINGS="+settings)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("controlplane-setup.sh: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "demo/policy.yaml imported") {
+		t.Errorf("controlplane-setup.sh says:\n%s", out)
+	}
+	c := &client{d: d, http: &http.Client{Timeout: 10 * time.Second}, tokens: map[string]string{}}
+	var got int
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if got, _, _, err = c.call(step{sub: "svc-ci", method: "GET", path: "/orgs/acme/workflows"}); err != nil {
+			t.Fatal(err)
+		}
+		if got == http.StatusOK {
+			break
+		}
+	}
+	if got != http.StatusOK {
+		t.Errorf("svc-ci after the script's import: %d; want 200 (the assignment restored)", got)
+	}
+	raw, err := os.ReadFile(settings)
+	if err != nil || !strings.Contains(string(raw), "\npolicyCredential: ey") {
+		t.Fatalf("the settings file: %v\n%s", err, raw)
+	}
+	labels, err := ComposeLabels(filepath.Join(root, "demo", "compose.yaml"), "workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if labels, err = controlPlaneLabels(root, labels, settings); err != nil {
+		t.Fatal(err)
+	}
+	names, confs, err := routerMiddlewares(labels, "workflows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if _, err := (loader.Compiled{}).New(ctx, http.NotFoundHandler(), confs[names[0]], names[0]); err != nil {
+		t.Errorf("New refuses the settings controlplane-setup.sh wrote: %v", err)
 	}
 }
 
