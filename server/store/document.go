@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/matcher"
 	"github.com/gatehouse-dev/gatehouse/policy"
@@ -38,7 +39,41 @@ func (d *doc) encode() ([]byte, error) {
 	if err := enc.Encode(d); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return yamlSafeJSON(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+}
+
+// yamlSafeJSON escapes, as \uXXXX, the characters a YAML parser does not take raw inside a
+// string: the C1 controls (U+0085 would read as a line break, the others are refused) and
+// U+FFFE, U+FFFF. The document is read by policy.Parse, a YAML parser, and policy accepts these
+// in a name when they are escaped. Everything else stays raw: YAML refuses escaped surrogate
+// pairs, so characters beyond U+FFFF cannot be escaped. encoding/json already escapes U+2028 and
+// U+2029, and writes only ASCII outside strings, so a pass over the bytes is enough.
+func yamlSafeJSON(b []byte) []byte {
+	i := 0
+	for i < len(b) && b[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(b) {
+		return b
+	}
+	const hex = "0123456789abcdef"
+	out := make([]byte, i, len(b)+64)
+	copy(out, b[:i])
+	for i < len(b) {
+		if b[i] < utf8.RuneSelf {
+			out = append(out, b[i])
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if (r >= 0x80 && r <= 0x9f) || r == 0xfffe || r == 0xffff {
+			out = append(out, '\\', 'u', hex[r>>12&15], hex[r>>8&15], hex[r>>4&15], hex[r&15])
+		} else {
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }
 
 // content reads, in tx, the permissions and roles (system or not) and, when wanted, the

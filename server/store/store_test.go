@@ -3,9 +3,12 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/policy"
 )
 
 func TestEveryBadInputIsRefusedWithItsStatusAndFieldAndLeavesNothingWritten(t *testing.T) {
@@ -486,5 +489,32 @@ func TestDatabaseRefusalsAreClassifiedByWhatTheyMean(t *testing.T) {
 			}
 			wantError(t, classify(ctx, err), cs.status, cs.field, cs.detail)
 		})
+	}
+}
+
+func TestWhatPolicyAcceptsTheDatabaseAcceptsToo(t *testing.T) {
+	s, _ := newStore(t)
+	seed(t, s)
+	for _, name := range []string{"café:read", "a\u00a0b", "a\u2003b", "a\u0085b", "a\u0081b", "a\u2028b", "a\ufffeb", "x\U0001F600y", "日本:読む"} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := policy.Parse([]byte(`{"permissions":[` + strconv.Quote(name) + `]}`)); err != nil {
+				t.Fatalf("policy refuses it: %v", err)
+			}
+			must[Permission](t)(s.CreatePermission(ctx, actor, Permission{Name: name}))
+			must[Role](t)(s.CreateRole(ctx, actor, Role{Name: "r-" + name, Permissions: []string{name}}))
+			must[Assignment](t)(s.CreateAssignment(ctx, actor, Assignment{Subject: "u-" + name, Org: "o-" + name, Role: "r-" + name}))
+		})
+	}
+	doc, _, err := s.Document(ctx, DocumentOptions{})
+	ok(t, err)
+	if _, err := policy.Parse(doc); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := newStore(t)
+	must[ImportResult](t)(other.Import(ctx, "cli:root", doc))
+	again, _, err := other.Document(ctx, DocumentOptions{})
+	ok(t, err)
+	if string(again) != string(doc) {
+		t.Fatalf("the round trip changed the document:\n%s\n%s", doc, again)
 	}
 }

@@ -7,13 +7,18 @@ CREATE TABLE settings (
 	value text NOT NULL
 );
 
--- A name: not empty, no '*', no whitespace, comma or control character (policy's validName).
-CREATE DOMAIN gatehouse_name AS text
-	CHECK (VALUE <> '' AND strpos(VALUE, '*') = 0 AND VALUE !~ '[[:space:][:cntrl:],]' AND VALUE !~ '[\x01-\x20\x7f]');
+-- The constraints below are what policy's rules say in ASCII, spelled with explicit ranges (not
+-- [[:space:]] or [[:cntrl:]], whose meaning beyond ASCII depends on the database's locale): the
+-- database never refuses what policy accepts, and policy's code refuses the rest first.
 
--- A forwarded value (subject, issuer, org): no control characters, no leading or trailing whitespace.
+-- A name: not empty, no '*', no space, comma or ASCII control character (policy's validName).
+CREATE DOMAIN gatehouse_name AS text
+	CHECK (VALUE <> '' AND strpos(VALUE, '*') = 0 AND VALUE !~ '[\x01-\x20\x7f,]');
+
+-- A forwarded value (subject, issuer, org): no ASCII control character, no leading or trailing
+-- ASCII white space (tokens.ValidValue also refuses Unicode padding).
 CREATE DOMAIN gatehouse_value AS text
-	CHECK (VALUE !~ '[[:cntrl:]]' AND VALUE = btrim(VALUE, E' \t\n\r\f\v'));
+	CHECK (VALUE !~ '[\x01-\x1f\x7f]' AND VALUE = btrim(VALUE, E' \t\n\r\f\v'));
 
 CREATE TABLE permissions (
 	name        gatehouse_name PRIMARY KEY CHECK (name NOT IN ('public', 'authenticated', 'deny')),
@@ -40,7 +45,7 @@ CREATE TABLE subjects (
 	id           gatehouse_value NOT NULL CHECK (id <> ''),
 	issuer       gatehouse_value NOT NULL DEFAULT '', -- '' = every trusted issuer
 	kind         text NOT NULL CHECK (kind IN ('user', 'service')),
-	display_name text NOT NULL DEFAULT '' CHECK (display_name !~ '[[:cntrl:]]'),
+	display_name text NOT NULL DEFAULT '' CHECK (display_name !~ '[\x01-\x1f\x7f]'),
 	version      bigint NOT NULL DEFAULT 1 CHECK (version > 0),
 	PRIMARY KEY (id, issuer)
 );
