@@ -564,3 +564,24 @@ func TestAChangeBetweenTheReadAndTheWriteIsALostUpdateAndNothingIsWritten(t *tes
 		t.Errorf("svc-ci after the refused remove: %+v", as)
 	}
 }
+
+func TestImportReadsStandardInputForADash(t *testing.T) {
+	c := newControlPlane(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdin := os.Stdin
+	os.Stdin = r
+	t.Cleanup(func() { os.Stdin = stdin; r.Close() })
+	raw, _ := os.ReadFile(demoPolicy(t))
+	go func() { w.Write(raw); w.Close() }()
+	if out := c.ok("import", "-"); !strings.HasPrefix(out, "imported -: ") {
+		t.Errorf("import - printed %q", out)
+	}
+	var doc policyDoc
+	jsonOf(t, c.ok("export"), &doc)
+	if len(doc.Assignments) != 1 || doc.Assignments[0].Subject != "svc-ci" {
+		t.Errorf("after import from stdin: %+v", doc)
+	}
+}
