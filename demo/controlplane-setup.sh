@@ -15,7 +15,9 @@ token() { curl -fsS -X POST "$DEMO_ISSUER/token?sub=$1&ttl=$2" | sed 's/.*"acces
 
 # The first platform admin, straight in the database (the API has no unauthenticated write path).
 $gatehouse bootstrap --subject alice --issuer http://issuer:9000 --admin-org acme
+# Wait for the control plane and for the issuer (under compose both may still be starting).
 until curl -fsS "$GATEHOUSE_SERVER/readyz" >/dev/null 2>&1; do sleep 1; done
+until curl -fsS "$DEMO_ISSUER/jwks" >/dev/null 2>&1; do sleep 1; done
 
 # From here on alice works through the admin API, with the CLI.
 GATEHOUSE_TOKEN=$(token alice 1h)
