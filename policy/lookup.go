@@ -20,8 +20,9 @@ import (
 const (
 	// LookupTimeout bounds one per-subject fetch; the requests of that subject wait at most this long.
 	LookupTimeout = 5 * time.Second
-	// LookupMaxBody is the largest per-subject answer accepted.
-	LookupMaxBody = 4 << 20
+	// LookupMaxBody is the largest per-subject answer accepted (about 10,000 assignments), which
+	// with assignmentsCacheSize bounds the cache's memory.
+	LookupMaxBody = 1 << 20
 	// lookupRetry is how long after a failed fetch a subject is not fetched again (its requests
 	// get the stale entry or 503 meanwhile), so that a control plane that hangs costs each
 	// subject one wait per second, not one per request.
