@@ -24,6 +24,7 @@ const (
 	permAssignmentsWrite  = "gatehouse:assignments:write"
 	permAuditRead         = "gatehouse:audit:read"
 	permBundleRead        = "gatehouse:bundle:read"
+	permAuditWrite        = "gatehouse:audit:write" // server/audit: POST /v1/audit (Options.Audit)
 	platformPrefix        = "/_platform"
 	platformOrgWildcard   = "{target}"
 	identitySubjectHeader = "X-Auth-Subject"
@@ -87,6 +88,13 @@ var routes = []route{
 	{"GET", "/v1/subjects/{subject}/assignments", permBundleRead, adminOrg, (*Server).subjectAssignments, []string{"issuer"}},
 }
 
+// auditRoute is server/audit's batch endpoint (Options.Audit), kept beside the admin API's routes:
+// tested with server/audit (server/admin/audit_test.go).
+var auditRoute = route{"POST", "/v1/audit", permAuditWrite, adminOrg, (*Server).auditBatch, nil}
+
+// allRoutes is routes and auditRoute.
+func allRoutes() []route { return append(append([]route(nil), routes...), auditRoute) }
+
 // importPermissions are what an import needs besides the route's own permission: it replaces
 // permissions, roles, subjects and assignments at once.
 var importPermissions = []string{permRolesWrite, permSubjectsWrite, permAssignmentsWrite}
@@ -97,7 +105,7 @@ var importPermissions = []string{permRolesWrite, permSubjectsWrite, permAssignme
 // the admin org).
 func middlewareRoutes() []string {
 	var out []string
-	for _, rt := range routes {
+	for _, rt := range allRoutes() {
 		out = append(out, rt.method+" "+rt.path+" "+rt.perm)
 		if rt.where == inOrg {
 			out = append(out, rt.method+" "+platformPath(rt.path)+" "+rt.perm)

@@ -41,6 +41,9 @@ type Options struct {
 	BundleKey *SigningKey
 	// Log receives one JSON line per event worth an operator's attention (default os.Stderr).
 	Log io.Writer
+	// Audit answers POST /v1/audit (server/audit's batch endpoint) once the admin middleware has
+	// authorized it (gatehouse:audit:write, in the admin org); nil: the route answers 404.
+	Audit http.Handler
 }
 
 // Server is the control plane's HTTP handler.
@@ -61,6 +64,7 @@ type Server struct {
 
 	bundles  bundleCache
 	subjects subjectCache
+	audit    http.Handler
 }
 
 // generation is the admin middleware built for one revision of the store.
@@ -120,7 +124,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{store: o.Store, base: base, issuers: base.Issuers, adminOrg: o.AdminOrg, key: o.BundleKey, log: o.Log, metrics: NewMetrics()}
+	s := &Server{store: o.Store, base: base, issuers: base.Issuers, adminOrg: o.AdminOrg, key: o.BundleKey, log: o.Log, metrics: NewMetrics(), audit: o.Audit}
 	if s.adminOrg == "" {
 		s.adminOrg = DefaultAdminOrg
 	}
@@ -130,7 +134,7 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.bundles.init()
 	s.subjects.init(subjectCacheSize)
 	s.mux = http.NewServeMux()
-	for _, rt := range routes {
+	for _, rt := range allRoutes() {
 		rt := rt
 		s.mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) { s.authorized(w, r, rt) })
 	}
