@@ -168,12 +168,22 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 			return pick(n.Permissions, "permissions")
 		}
 	}
-	if raw = c[n.OrgRoles]; raw != nil {
+	if c[n.OrgRoles] != nil || c[n.Assignments] != nil {
+		return nestedClaims(n, c, id)
+	}
+	return ""
+}
+
+// nestedClaims maps the org-roles and assignments claims, when a token carries either (most carry
+// neither, and then mapIdentity does not pay for this code's frame).
+func nestedClaims(n *ClaimNames, c map[string]interface{}, id *Identity) string {
+	var ok bool
+	if raw := c[n.OrgRoles]; raw != nil {
 		if id.OrgRoles, ok = orgRoles(raw); !ok {
 			return n.OrgRoles
 		}
 	}
-	if raw = c[n.Assignments]; raw != nil {
+	if raw := c[n.Assignments]; raw != nil {
 		if id.Assignments, ok = assignments(raw); !ok {
 			return n.Assignments
 		}

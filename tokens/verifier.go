@@ -213,13 +213,13 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	if claims == nil {
 		return nil, nil, ErrMalformed // "null"
 	}
-	keys := v.static[h.alg]
+	keys := h.keys
 	if len(keys) == 0 {
 		if keys, err = remoteCandidates(v, h.kid, h.alg, claims, now); err != nil {
 			return nil, nil, err
 		}
 	}
-	raw = []byte(token[:strings.LastIndexByte(token, '.')]) // the signing input
+	raw = []byte(token[:len(head)+1+len(parts[1])]) // the signing input
 	var key *Key
 	for _, k := range keys {
 		if verifyJWS(h.a, k, raw, sig) {
@@ -296,9 +296,10 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 
 // jwsHeader is what checkHeader establishes about a JOSE header segment.
 type jwsHeader struct {
-	a   *algorithm
-	alg string
-	kid string
+	a    *algorithm
+	alg  string
+	keys []*Key // the static keys of alg
+	kid  string
 }
 
 // Bounds of a verifier's known headers: headers repeat (one per issuer key and algorithm), and only
@@ -345,6 +346,7 @@ func checkHeader(v *Verifier, segment string) (*jwsHeader, error) {
 	if h.a = v.methods[h.alg]; h.a == nil {
 		return nil, ErrAlgorithm
 	}
+	h.keys = v.static[h.alg]
 	if _, present = header["crit"]; present {
 		return nil, ErrCritical
 	}
