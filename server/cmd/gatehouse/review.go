@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/server/audit"
@@ -177,4 +180,77 @@ func writeReview(r *review.Report, f *reviewFlags, stdout io.Writer) error {
 		return r.WriteJSON(stdout)
 	}
 	return r.WriteText(stdout)
+}
+
+// serveAudit is what gatehouse serve adds for audit events and reviews: the batch endpoint's
+// handler (POST /v1/audit, authorized by the admin API), a review every reviewEvery (0: none; kept,
+// so the next one shows what changed; skipped while another replica's review is younger than the
+// period), and, with retention, the days of events older than it dropped every hour. Each event is
+// one JSON line on log. stop waits for the background work to end.
+func serveAudit(ctx context.Context, st *store.Store, database string, reviewEvery, retention time.Duration, log io.Writer) (http.Handler, func(), error) {
+	db, err := audit.Open(ctx, database)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	every := func(d time.Duration, fn func()) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(d)
+			defer t.Stop()
+			for {
+				fn()
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	if reviewEvery > 0 {
+		every(reviewEvery, func() {
+			var last *time.Time
+			if err := db.Pool().QueryRow(ctx, "SELECT max(at) FROM reviews").Scan(&last); err != nil {
+				logJSON(log, map[string]interface{}{"gatehouse": "review", "error": err.Error()})
+				return
+			}
+			if last != nil && time.Since(*last) < reviewEvery*9/10 {
+				return
+			}
+			r, err := runReview(ctx, st, db, review.Options{}, true)
+			if err != nil {
+				if ctx.Err() == nil {
+					logJSON(log, map[string]interface{}{"gatehouse": "review", "error": err.Error()})
+				}
+				return
+			}
+			fresh := 0
+			for _, f := range r.Findings {
+				if f.Status == "new" {
+					fresh++
+				}
+			}
+			logJSON(log, map[string]interface{}{"gatehouse": "review", "review": r.ID, "findings": r.Counts, "new": fresh, "resolved": len(r.Resolved)})
+		})
+	}
+	if retention > 0 {
+		every(time.Hour, func() {
+			dropped, err := db.Prune(ctx, retention, time.Now())
+			switch {
+			case err != nil && ctx.Err() == nil:
+				logJSON(log, map[string]interface{}{"gatehouse": "audit", "error": err.Error()})
+			case len(dropped) > 0:
+				logJSON(log, map[string]interface{}{"gatehouse": "audit", "dropped": dropped})
+			}
+		})
+	}
+	return db.Handler(), func() { cancel(); wg.Wait(); db.Close() }, nil
+}
+
+func logJSON(w io.Writer, v interface{}) {
+	b, _ := json.Marshal(v)
+	fmt.Fprintln(w, string(b))
 }

@@ -20,6 +20,7 @@ import (
 )
 
 const serveUsage = `usage: gatehouse serve --config FILE --database DSN [--listen ADDR] [--bundle-key FILE] [--admin-org ORG]
+                       [--review-every DURATION] [--audit-retention AGE]
 
 Runs the control plane: the admin API, the bundle and per-subject endpoints gateways poll, and
 /healthz, /readyz, /metrics (docs/control-plane.md). It migrates the database first.
@@ -33,6 +34,11 @@ Runs the control plane: the admin API, the bundle and per-subject endpoints gate
                                                                           GATEHOUSE_BUNDLE_KEY
   --admin-org ORG     the admin org; must match the one bootstrap set (default gatehouse)
                                                                           GATEHOUSE_ADMIN_ORG
+  --review-every D    run and keep an access review every D (24h; docs/review.md)
+                                                                          GATEHOUSE_REVIEW_EVERY
+  --audit-retention AGE  drop audit events older than AGE (90d), checked hourly
+                                                                          GATEHOUSE_AUDIT_RETENTION
+POST /v1/audit takes audit lines from gateways and log shippers (gatehouse:audit:write).
 A flag wins over its environment variable.
 `
 
@@ -70,10 +76,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	listen := fs.String("listen", "127.0.0.1:8081", "")
 	bundleKey := fs.String("bundle-key", "", "")
 	adminOrg := fs.String("admin-org", "", "")
+	reviewEvery := fs.Duration("review-every", 0, "")
+	retention := fs.String("audit-retention", "", "")
 	err := fs.Parse(args)
 	if err == nil {
 		err = envFlags(fs, getenv, map[string]string{"config": "GATEHOUSE_CONFIG", "database": "GATEHOUSE_DATABASE",
-			"listen": "GATEHOUSE_LISTEN", "bundle-key": "GATEHOUSE_BUNDLE_KEY", "admin-org": "GATEHOUSE_ADMIN_ORG"})
+			"listen": "GATEHOUSE_LISTEN", "bundle-key": "GATEHOUSE_BUNDLE_KEY", "admin-org": "GATEHOUSE_ADMIN_ORG",
+			"review-every": "GATEHOUSE_REVIEW_EVERY", "audit-retention": "GATEHOUSE_AUDIT_RETENTION"})
+	}
+	var keep time.Duration
+	if err == nil && *retention != "" {
+		if keep, err = parseAge(*retention); err != nil {
+			err = errors.New("--audit-retention " + err.Error())
+		}
+	}
+	if err == nil && *reviewEvery < 0 {
+		err = errors.New("--review-every must be positive")
 	}
 	if err != nil || *config == "" || *database == "" || fs.NArg() > 0 {
 		if errors.Is(err, flag.ErrHelp) {
@@ -123,7 +141,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	case current == "":
 		fmt.Fprintln(stderr, `{"gatehouse":"serve","warning":"no admin yet: run gatehouse bootstrap --database DSN --subject SUBJECT; until then every admin request is refused"}`)
 	}
-	s, err := admin.New(ctx, admin.Options{Store: st, Config: cfg, AdminOrg: *adminOrg, BundleKey: key, Log: stderr})
+	auditHandler, stopAudit, err := serveAudit(ctx, st, *database, *reviewEvery, keep, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve: database:", err)
+		return 1
+	}
+	defer stopAudit()
+	s, err := admin.New(ctx, admin.Options{Store: st, Config: cfg, AdminOrg: *adminOrg, BundleKey: key, Log: stderr, Audit: auditHandler})
 	if err != nil {
 		fmt.Fprintln(stderr, "gatehouse serve:", err)
 		return 1
