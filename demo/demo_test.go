@@ -119,7 +119,7 @@ func TestWalkthroughWithTheControlPlane(t *testing.T) {
 		log, _ := os.ReadFile(d.ControlPlane.Log)
 		t.Fatalf("%v\ngatehouse serve's log:\n%s", err, lastLines(string(log), 30))
 	}
-	for _, want := range []string{"--- control plane", "$ gatehouse assignments remove --org acme --subject svc-ci --role developer", "ok  403 (want 403)  the same svc-ci token, "} {
+	for _, want := range []string{"--- control plane", "$ gatehouse assignments remove --org acme --subject svc-ci --role developer", "ok  403 (want 403)  the same svc-ci token, sent "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the walkthrough does not show %q", want)
 		}
