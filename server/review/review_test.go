@@ -391,3 +391,35 @@ func TestReportsEscapeWhatTheyShow(t *testing.T) {
 		t.Fatalf("clean: %q", got)
 	}
 }
+
+func TestRoutesFromFileReadsWhatGatehouseCheckReads(t *testing.T) {
+	cases := []struct {
+		name, path string
+		want       string // a route that must be among them ("" when the file must be refused)
+	}{
+		{"the demo's compose labels", "../../demo/compose.yaml", "POST /orgs/{org}/workflows workflows:create"},
+		{"a file with no gatehouse middleware", "../../demo/policy.yaml", ""},
+		{"a missing file", "../../demo/none.yaml", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			routes, err := RoutesFromFile(c.path)
+			if c.want == "" {
+				if err == nil {
+					t.Fatalf("accepted: %v", routes)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, r := range routes {
+				found = found || strings.Join(strings.Fields(r), " ") == c.want
+			}
+			if !found {
+				t.Fatalf("%q not among %q", c.want, routes)
+			}
+		})
+	}
+}
