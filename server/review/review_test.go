@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/gatehouse-dev/gatehouse"
 	"github.com/gatehouse-dev/gatehouse/matcher"
 	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/server/audit"
@@ -421,5 +427,92 @@ func TestRoutesFromFileReadsWhatGatehouseCheckReads(t *testing.T) {
 				t.Fatalf("%q not among %q", c.want, routes)
 			}
 		})
+	}
+}
+
+// pluginLines runs requests through the plugin itself (gatehouse.New, compiled) with the demo's
+// routes and policy, and returns the audit lines it wrote to stderr.
+func pluginLines(t *testing.T, requests func(h http.Handler, token func(issuer, sub, org string, roles ...string) string)) string {
+	t.Helper()
+	const secret = "review-test-secret-0123456789abcdef"
+	cfg := gatehouse.CreateConfig()
+	cfg.Issuers = []string{iss}
+	cfg.Secret = secret
+	cfg.AuditAllowed = "true"
+	cfg.PolicyFile = "../../demo/policy.yaml"
+	cfg.Routes = []string{"POST /orgs/{org}/workflows workflows:create", "GET /orgs/{org}/workflows workflows:read", "GET /me authenticated"}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan string)
+	go func() { b, _ := io.ReadAll(r); out <- string(b) }()
+	old := os.Stderr
+	os.Stderr = w
+	defer func() { os.Stderr = old }()
+	h, err := gatehouse.New(ctx, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) }), cfg, "workflows-gatehouse@docker")
+	if err != nil {
+		os.Stderr = old
+		t.Fatal(err)
+	}
+	requests(h, func(issuer, sub, org string, roles ...string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": issuer, "sub": sub, "org_id": org, "roles": roles,
+			"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	os.Stderr = old
+	w.Close()
+	return <-out
+}
+
+func TestTheReviewFlagsDeniedCreatesCrossTenantAttemptsAndUnknownIssuersFromThePluginsOwnLines(t *testing.T) {
+	lines := pluginLines(t, func(h http.Handler, token func(issuer, sub, org string, roles ...string) string) {
+		for _, c := range []struct {
+			iss, sub, org, role, method, path string
+			want                              int
+		}{
+			{iss, "dave", "acme", "viewer", "GET", "/orgs/acme/workflows", 200},
+			{iss, "dave", "acme", "viewer", "POST", "/orgs/acme/workflows", 403},
+			{iss, "erin", "globex", "admin", "GET", "/orgs/acme/workflows", 403},
+			{iss, "erin", "globex", "admin", "POST", "/orgs/globex/workflows", 200},
+			{"https://evil.example", "mallory", "acme", "admin", "GET", "/orgs/acme/workflows", 401},
+		} {
+			req := httptest.NewRequest(c.method, c.path, strings.NewReader(`{"name":"x"}`))
+			req.RemoteAddr = "198.51.100.77:4444"
+			req.Header.Set("Authorization", "Bearer "+token(c.iss, c.sub, c.org, c.role))
+			req.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != c.want {
+				t.Fatalf("%s %s as %s: %d, want %d", c.method, c.path, c.sub, rec.Code, c.want)
+			}
+		}
+	})
+	e := newEnv(t)
+	doc, err := os.ReadFile("../../demo/policy.yaml")
+	e.must(t, err)
+	_, err = e.st.Import(ctx, actor, doc)
+	e.must(t, err)
+	st, err := e.db.IngestReader(ctx, strings.NewReader(lines), 0)
+	e.must(t, err)
+	if st.Stored != 5 || st.SkippedTotal() != 0 {
+		t.Fatalf("the plugin's lines: %+v\n%s", st, lines)
+	}
+	r, err := Run(ctx, e.st, e.db.Pool(), Options{})
+	e.must(t, err)
+	if f := has(r, ClassDeniedPermission, "dave", iss, "acme", "workflows:create"); f == nil {
+		t.Fatalf("dave's denied create is not flagged:\n%s", lines)
+	}
+	if f := has(r, ClassCrossTenant, "erin", iss, "globex", "workflows:read"); f == nil || f.Severity != High {
+		t.Fatalf("erin's cross-tenant attempt is not flagged high:\n%s", lines)
+	}
+	if f := has(r, ClassDeniedPermission, "erin", iss, "globex", "workflows:read"); f != nil {
+		t.Fatal("erin's attempt is reported as a plain denial too")
+	}
+	if f := has(r, ClassUnknownIssuer, "198.51.100.77"); f == nil {
+		t.Fatalf("the token of an untrusted issuer is not flagged:\n%s", lines)
 	}
 }
