@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse-dev/gatehouse/server/store"
@@ -121,6 +122,20 @@ func (db *DB) Position(ctx context.Context, source string) (Position, bool, erro
 // offset past them, or neither. It returns how many events were new.
 func (db *DB) Store(ctx context.Context, evs []Event, pos *Position, counted Stats) (int64, error) {
 	numberIdentical(evs)
+	stored, err := db.store(ctx, evs, pos, counted)
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23514" && strings.Contains(pg.Message, "no partition") {
+		// Another process dropped a day partition this one had seen (gatehouse serve's retention):
+		// forget what is known and make them again.
+		db.mu.Lock()
+		db.days = map[string]bool{}
+		db.mu.Unlock()
+		stored, err = db.store(ctx, evs, pos, counted)
+	}
+	return stored, err
+}
+
+func (db *DB) store(ctx context.Context, evs []Event, pos *Position, counted Stats) (int64, error) {
 	if err := db.ensurePartitions(ctx, evs); err != nil {
 		return 0, err
 	}

@@ -30,6 +30,10 @@ type FileOptions struct {
 	Batch int
 	// Progress, when set, is called after each stored batch with the totals so far.
 	Progress func(Stats)
+	// OnError, when set, is told of each failure to store a batch while following: the batch is
+	// kept and tried again (after 1 s, then up to 30 s) until it is stored or ctx ends, so a
+	// database restart loses nothing. Without Follow the first failure is returned.
+	OnError func(error)
 }
 
 // splitter cuts a byte stream into lines no longer than MaxLine, skipping (and reporting) longer
@@ -177,6 +181,14 @@ func headHash(f *os.File, n int64) ([]byte, error) {
 // (rotation) it reads what is left of the old one, then the new one from its start; it returns
 // when ctx ends.
 func (db *DB) IngestFile(ctx context.Context, path string, o FileOptions) (Stats, error) {
+	st, err := db.ingestFile(ctx, path, o)
+	if o.Follow && ctx.Err() != nil {
+		err = nil // the end of following; a batch cut short stays unread (its offset was not saved)
+	}
+	return st, err
+}
+
+func (db *DB) ingestFile(ctx context.Context, path string, o FileOptions) (Stats, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Stats{}, err
@@ -235,8 +247,25 @@ func (db *DB) IngestFile(ctx context.Context, path string, o FileOptions) (Stats
 		if err != nil {
 			return err
 		}
-		if err := b.flush(p); err != nil {
-			return err
+		for wait := time.Second; ; wait *= 2 {
+			err := b.flush(p)
+			if err == nil {
+				break
+			}
+			if !o.Follow || ctx.Err() != nil {
+				return err
+			}
+			if o.OnError != nil {
+				o.OnError(err)
+			}
+			if wait > 30*time.Second {
+				wait = 30 * time.Second
+			}
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(wait):
+			}
 		}
 		saved = *p
 		return nil

@@ -318,3 +318,64 @@ func TestPruneDropsWholeDaysOlderThanTheCutoff(t *testing.T) {
 		t.Fatal("a prune with no age was accepted")
 	}
 }
+
+func TestFollowKeepsTheLinesWhilePostgreSQLRestarts(t *testing.T) {
+	srv := pgtest.Start(t)
+	db, err := Open(ctx, srv.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	path := filepath.Join(t.TempDir(), "traefik.log")
+	appendFile(t, path, lines(t0, 2, "dave"))
+	fctx, cancel := context.WithCancel(ctx)
+	failures := make(chan error, 100)
+	done := make(chan error, 1)
+	go func() {
+		_, err := db.IngestFile(fctx, path, FileOptions{Follow: true, Poll: 20 * time.Millisecond, OnError: func(err error) {
+			select {
+			case failures <- err:
+			default:
+			}
+		}})
+		done <- err
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the first lines", func() bool { return count(t, db, "true") == 2 })
+	srv.Stop()
+	appendFile(t, path, lines(t0.Add(time.Second), 3, "erin"))
+	select {
+	case <-failures:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no failure was reported while PostgreSQL was down")
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lines written while PostgreSQL was down", func() bool {
+		var n int64
+		return db.pool.QueryRow(ctx, "SELECT count(*) FROM audit_events").Scan(&n) == nil && n == 5
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("follow ended with %v", err)
+	}
+	done <- nil
+}
+
+func TestADayDroppedByAnotherProcessIsMadeAgain(t *testing.T) {
+	db := newDB(t)
+	other := New(db.pool) // another process's view: it has not seen the partition
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	old := lines(now.Add(-100*24*time.Hour), 1, "old")
+	if _, err := db.IngestReader(ctx, strings.NewReader(old), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Prune(ctx, 90*24*time.Hour, now); err != nil {
+		t.Fatal(err)
+	}
+	st, err := db.IngestReader(ctx, strings.NewReader(lines(now.Add(-100*24*time.Hour).Add(time.Second), 1, "old")), 0)
+	if err != nil || st.Stored != 1 {
+		t.Fatalf("after another process dropped the day: %+v %v", st, err)
+	}
+}

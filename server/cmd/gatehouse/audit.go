@@ -24,7 +24,8 @@ const auditUsage = `usage: gatehouse audit ingest [--database DSN] [--follow] [-
 ingest stores Gatehouse's audit lines (raw, or inside Traefik's, a container runtime's or a log
 shipper's lines) in PostgreSQL; other lines are skipped and counted. A FILE is read from where the
 last ingest of the same source stopped (a rotated or truncated file from its start); --follow keeps
-reading as it grows, across rotations, until SIGTERM or SIGINT. - reads standard input to its end.
+reading as it grows, across rotations, until SIGTERM or SIGINT (a batch the database refuses is
+tried again until it is stored). - reads standard input to its end.
 A line is never stored twice.
 
   --database DSN    PostgreSQL URL or key=value DSN                       GATEHOUSE_DATABASE
@@ -101,7 +102,8 @@ func auditIngest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 	if fs.Arg(0) == "-" {
 		st, err = db.IngestReader(ctx, stdin, 0)
 	} else {
-		st, err = db.IngestFile(ctx, fs.Arg(0), audit.FileOptions{Source: *source, Follow: *follow, Poll: *poll})
+		st, err = db.IngestFile(ctx, fs.Arg(0), audit.FileOptions{Source: *source, Follow: *follow, Poll: *poll,
+			OnError: func(err error) { logJSON(stderr, map[string]interface{}{"gatehouse": "audit", "error": err.Error(), "retrying": true}) }})
 	}
 	printStats(stdout, st, *asJSON)
 	if err != nil {
