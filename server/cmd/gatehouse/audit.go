@@ -103,7 +103,9 @@ func auditIngest(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		st, err = db.IngestReader(ctx, stdin, 0)
 	} else {
 		st, err = db.IngestFile(ctx, fs.Arg(0), audit.FileOptions{Source: *source, Follow: *follow, Poll: *poll,
-			OnError: func(err error) { logJSON(stderr, map[string]interface{}{"gatehouse": "audit", "error": err.Error(), "retrying": true}) }})
+			OnError: func(err error) {
+				logJSON(stderr, map[string]interface{}{"gatehouse": "audit", "error": err.Error(), "retrying": true})
+			}})
 	}
 	printStats(stdout, st, *asJSON)
 	if err != nil {
