@@ -26,8 +26,8 @@ type BatchResult struct {
 // Bit's http output) and gateways. The body is NDJSON (one record a line) or a JSON array of
 // records; a record is a log line as a JSON string, or a JSON object: an audit object itself or a
 // log record carrying the line in "message", "msg" or "log". Records that hold no Gatehouse audit
-// object are skipped and counted, and so are log lines whose audit object is cut (as when a file
-// is ingested). A batch that is not valid JSON, holds a record of another JSON
+// object are skipped and counted, and so are log lines whose audit object is cut and records too
+// long to hold one (as when a file is ingested). A batch that is not valid JSON, holds a record of another JSON
 // type, or an audit object with a bad field is refused whole (400, an RFC 9457 problem whose
 // "line" names the line, and "record" the record, 1-based); nothing of it is stored. Sending a batch
 // again stores nothing new. Authorization is the caller's (server/admin: gatehouse:audit:write).
@@ -110,8 +110,9 @@ func ParseBatch(body []byte) ([]Event, BatchResult, *BatchError) {
 			if !json.Valid(raw) {
 				return &BatchError{line, n, "not valid JSON"}
 			}
-			if len(raw) > 2*MaxLine {
-				return &BatchError{line, n, "a record of " + strconv.Itoa(len(raw)) + " bytes: at most " + strconv.Itoa(2*MaxLine)}
+			if len(raw) > 2*MaxLine { // a log record no audit line makes (a stack trace): skipped, as in a file
+				res.Skipped[SkipTooLong]++
+				return nil
 			}
 			ev, why, detail = fromObject(raw, 0)
 			if why == SkipMalformed && !direct(raw) {
@@ -160,9 +161,6 @@ func ParseBatch(body []byte) ([]Event, BatchResult, *BatchError) {
 			continue
 		}
 		n++
-		if len(line) > MaxLine {
-			return nil, res, &BatchError{i + 1, n, "a line of " + strconv.Itoa(len(line)) + " bytes: at most " + strconv.Itoa(MaxLine)}
-		}
 		if p := record(line, i+1, n); p != nil {
 			return nil, res, p
 		}

@@ -43,6 +43,7 @@ func TestBatchEndpointStoresNDJSONAndArraysOnce(t *testing.T) {
 		{"a JSON array of a shipper's records and strings", "application/json", "[" + string(wrapped) + "," + q(a) + "," + q("plain text") + "]", 1, 1, 1},
 		{"a record carrying a cut line is skipped, the rest stored", "application/json", "[" + q(a[:40]) + "]", 0, 0, 1},
 		{"no Content-Type, NDJSON", "", c + "\n", 0, 1, 0},
+		{"a huge line and a huge record are skipped", "application/x-ndjson", q(strings.Repeat("x", 2*MaxLine)) + "\n" + `{"message":"` + strings.Repeat("y", 3*MaxLine) + `"}` + "\n", 0, 0, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
