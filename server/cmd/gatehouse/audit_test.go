@@ -143,3 +143,26 @@ func TestReviewCommand(t *testing.T) {
 		t.Fatal("the HTML report does not escape the subject <b>mallory</b>")
 	}
 }
+
+func TestAuditAndReviewAreDispatched(t *testing.T) {
+	t.Setenv("GATEHOUSE_DATABASE", "")
+	cases := []struct {
+		name string
+		args []string
+		code int
+		says string
+	}{
+		{"audit without a subcommand prints its usage", []string{"audit"}, 2, "usage: gatehouse audit ingest"},
+		{"audit --help succeeds", []string{"audit", "--help"}, 0, "gatehouse audit prune"},
+		{"review without a database is a usage error", []string{"review"}, 2, "usage: gatehouse review"},
+		{"help lists both", []string{"help"}, 0, "access review"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if code := run(context.Background(), c.args, &out, &out); code != c.code || !strings.Contains(out.String(), c.says) {
+				t.Fatalf("exit %d, output %q; want %d and %q", code, out.String(), c.code, c.says)
+			}
+		})
+	}
+}
