@@ -136,3 +136,48 @@ func TestSplitPassesPathsWithOneReading(t *testing.T) {
 		})
 	}
 }
+
+// TestPlainPathBytesArePathBytesWithoutDotAndPercent pins Split's shortcut: a path made only of
+// plainPathBytes is returned as split, without looking for dot segments or escapes, which is right
+// only while plainPathBytes holds exactly the allowed raw bytes other than "." and "%".
+func TestPlainPathBytesArePathBytesWithoutDotAndPercent(t *testing.T) {
+	var want []byte
+	for b := 0; b < 256; b++ {
+		if b != '.' && b != '%' && strings.IndexByte(pathBytes, byte(b)) >= 0 {
+			want = append(want, byte(b))
+		}
+	}
+	var got []byte
+	for b := 0; b < 256; b++ {
+		if strings.IndexByte(plainPathBytes, byte(b)) >= 0 {
+			got = append(got, byte(b))
+		}
+	}
+	if string(got) != string(want) {
+		t.Fatalf("plainPathBytes holds %q\nwant %q", got, want)
+	}
+}
+
+func TestSplitReadsPlainAndCheckedPathsAlike(t *testing.T) {
+	cases := []struct {
+		name, path string
+		want       []string
+	}{
+		{"a plain path splits on slashes", "/orgs/acme/workflows/w1/run", []string{"orgs", "acme", "workflows", "w1", "run"}},
+		{"a plain path keeps its trailing empty segment", "/a/b/", []string{"a", "b", ""}},
+		{"the root is one empty segment", "/", []string{""}},
+		{"a dot inside a segment takes the checked path and splits alike", "/v1.0/file.json", []string{"v1.0", "file.json"}},
+		{"an escape takes the checked path and is decoded", "/a%20b/c", []string{"a b", "c"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := Split(c.path)
+			if err != nil {
+				t.Fatalf("Split(%q): %v", c.path, err)
+			}
+			if strings.Join(got, "\x00") != strings.Join(c.want, "\x00") || len(got) != len(c.want) {
+				t.Fatalf("Split(%q) = %q, want %q", c.path, got, c.want)
+			}
+		})
+	}
+}
