@@ -55,12 +55,15 @@ const (
 var wrapperFields = []string{"message", "msg", "log"}
 
 // Parse finds the Gatehouse audit object in one log line and returns it, or the reason it is not
-// one (SkipNotGatehouse or SkipMalformed) with a detail. It accepts:
+// one (SkipNotGatehouse or SkipMalformed) with a detail. The object must stand where a logger puts
+// a message, so that text a client controls (a User-Agent or a path in an access log line) cannot
+// pass for an audit line. It accepts:
 //
 //   - the raw line: {"time":...,"gatehouse":...,"decision":...}
-//   - the line after a prefix, with anything after the object: Traefik's console format
-//     ("2026-12-01T10:00:00Z ERR {...} module=... plugin=plugin-gatehouse"), CRI container logs
-//     ("2026-12-01T10:00:00.1Z stderr F {...}"), syslog prefixes;
+//   - the object after a timestamp and a level, with anything after it: Traefik's console format
+//     ("2026-12-01T10:00:00Z ERR {...} module=... plugin=plugin-gatehouse", colours included);
+//   - a line behind a CRI container log prefix ("2026-12-01T10:00:00.1Z stderr F ...") or a
+//     docker compose prefix ("traefik-1  | ...");
 //   - a JSON log record carrying the line as a string in "message", "msg" or "log" (Traefik's JSON
 //     format, Docker json-file, Vector and Fluent Bit records).
 //
@@ -74,28 +77,88 @@ func Parse(line []byte) (Event, string, string) {
 	return parse(line, 0)
 }
 
+// maxDepth bounds the wrappers around a line (a CRI prefix, a JSON record, Traefik's prefix).
+const maxDepth = 4
+
 func parse(line []byte, depth int) (Event, string, string) {
-	start := 0
-	for tries := 0; tries < 4; tries++ {
-		i := bytes.IndexByte(line[start:], '{')
-		if i < 0 {
-			break
+	line = bytes.TrimSpace(line)
+	if depth < maxDepth {
+		if rest, ok := containerPrefix(line); ok {
+			return parse(rest, depth+1)
 		}
-		start += i
-		obj, ok := firstObject(line[start:])
-		if !ok {
-			if looksGatehouse(line[start:]) {
-				return Event{}, SkipMalformed, "the JSON object is cut or not valid"
+	}
+	i := bytes.IndexByte(line, '{')
+	if i < 0 {
+		return Event{}, SkipNotGatehouse, "no JSON object"
+	}
+	if i > 0 && !messagePrefix(line[:i]) {
+		return Event{}, SkipNotGatehouse, "no JSON object where a logger puts its message"
+	}
+	obj, ok := firstObject(line[i:])
+	if !ok {
+		if looksGatehouse(line[i:]) {
+			return Event{}, SkipMalformed, "the JSON object is cut or not valid"
+		}
+		return Event{}, SkipNotGatehouse, "not JSON"
+	}
+	return fromObject(obj, depth)
+}
+
+// containerPrefix strips a CRI log prefix ("TIMESTAMP stdout|stderr F|P ") or a docker compose
+// one ("NAME | ").
+func containerPrefix(line []byte) ([]byte, bool) {
+	f := bytes.SplitN(line, []byte(" "), 4)
+	if len(f) == 4 && startsWithDigit(f[0]) && (string(f[1]) == "stdout" || string(f[1]) == "stderr") && (string(f[2]) == "F" || string(f[2]) == "P") {
+		return f[3], true
+	}
+	if i := bytes.Index(line, []byte(" | ")); i > 0 && bytes.IndexAny(bytes.TrimSpace(line[:i]), " \t{\"") < 0 {
+		return line[i+3:], true
+	}
+	return nil, false
+}
+
+// messagePrefix reports whether text before an object is a logger's: a timestamp, optionally
+// followed by a level (ERR, error, ...), ANSI colours aside.
+func messagePrefix(p []byte) bool {
+	f := bytes.Fields(stripANSI(p))
+	switch {
+	case len(f) == 1:
+		return startsWithDigit(f[0])
+	case len(f) == 2:
+		return startsWithDigit(f[0]) && len(f[1]) <= 8 && letters(f[1])
+	}
+	return false
+}
+
+func startsWithDigit(b []byte) bool { return len(b) > 0 && b[0] >= '0' && b[0] <= '9' }
+
+func letters(b []byte) bool {
+	for _, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+// stripANSI removes colour sequences (ESC [ ... m).
+func stripANSI(b []byte) []byte {
+	if bytes.IndexByte(b, 0x1b) < 0 {
+		return b
+	}
+	var out []byte
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0x1b && i+1 < len(b) && b[i+1] == '[' {
+			j := i + 2
+			for j < len(b) && b[j] != 'm' {
+				j++
 			}
-			start++
+			i = j
 			continue
 		}
-		if ev, why, detail := fromObject(obj, depth); why != SkipNotGatehouse {
-			return ev, why, detail
-		}
-		start += len(obj)
+		out = append(out, b[i])
 	}
-	return Event{}, SkipNotGatehouse, "no Gatehouse audit object"
+	return out
 }
 
 // firstObject returns the bytes of the JSON object at the start of b (b[0] == '{').
@@ -124,7 +187,7 @@ func fromObject(obj []byte, depth int) (Event, string, string) {
 	if hasG && hasD {
 		return event(obj, fields)
 	}
-	if depth > 0 {
+	if depth >= maxDepth {
 		return Event{}, SkipNotGatehouse, "no Gatehouse audit object"
 	}
 	for _, name := range wrapperFields {
