@@ -154,15 +154,22 @@ func FuzzValueRulesAgreeWithTheOriginal(f *testing.F) {
 }
 
 // FuzzExtractAgreesWithTheOriginal feeds arbitrary header, cookie and query values to Extract, whose
-// header case is now read inline, and to the original, with the sources in two orders.
+// header case is now read inline, and to the original, with the sources in two orders and each
+// source alone (a single header source is read by headerToken, with its own Bearer shortcut).
 func FuzzExtractAgreesWithTheOriginal(f *testing.F) {
 	f.Add("Bearer abc", "", "session=abc", "access_token=abc")
 	f.Add("Basic abc", "abc", "session=a; session=b", "access_token=a&access_token=b")
 	f.Add("bearer  abc ", "Bearer", "", "%zz")
 	f.Add("Bearer", " Bearer x ", "session=\"x\"", "")
+	f.Add("BEARER \t x", "bearer\tx", "", "")
+	f.Add("Bearerx abc", "Bearer ", "", "")
 	orders := [][]Source{
 		{{Kind: "header", Name: "Authorization"}, {Kind: "header", Name: "X-Token"}, {Kind: "cookie", Name: "session"}, {Kind: "query", Name: "access_token"}},
 		{{Kind: "query", Name: "access_token"}, {Kind: "cookie", Name: "session"}, {Kind: "header", Name: "X-Token"}, {Kind: "header", Name: "Authorization"}},
+		{{Kind: "header", Name: "Authorization"}},
+		{{Kind: "header", Name: "X-Token"}},
+		{{Kind: "cookie", Name: "session"}},
+		{{Kind: "query", Name: "access_token"}},
 	}
 	f.Fuzz(func(t *testing.T, authz, other, cookie, query string) {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
