@@ -1,14 +1,9 @@
 package forwardauth
 
 import (
-	"errors"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -36,52 +31,7 @@ func BenchmarkThroughHAProxy(b *testing.B) {
 	})
 	waitListening(b, directPort)
 	direct := "http://127.0.0.1:" + directPort
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 10 * time.Second}
-	b.Cleanup(client.CloseIdleConnections)
-	for _, c := range []struct{ name, base, subject string }{{"direct", direct, ""}, {"forward-auth", authed, "bob"}} {
-		b.Run(c.name, func(b *testing.B) {
-			post := func() error {
-				req, _ := http.NewRequest("POST", c.base+benchTarget, nil)
-				req.Header.Set("Authorization", "Bearer "+f.token)
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || resp.Header.Get("Bench-Subject") != c.subject {
-					return errors.New("status " + strconv.Itoa(resp.StatusCode) + ", the backend saw subject " + strconv.Quote(resp.Header.Get("Bench-Subject")))
-				}
-				return nil
-			}
-			if err := post(); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			left := int64(b.N)
-			var failures atomic.Int64
-			var first atomic.Value
-			var wg sync.WaitGroup
-			for g := 0; g < 16; g++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for atomic.AddInt64(&left, -1) >= 0 {
-						if err := post(); err != nil {
-							failures.Add(1)
-							first.CompareAndSwap(nil, err.Error())
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			if n := failures.Load(); n > 0 {
-				b.Fatalf("%d of %d requests failed, the first: %v", n, b.N, first.Load())
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
-		})
-	}
+	benchThroughProxy(b, f, direct, authed)
 }
 
 // waitListening waits until something accepts connections on a loopback port.
