@@ -100,17 +100,12 @@ func (g *Gatehouse) fail(rw http.ResponseWriter, req *http.Request, r interface{
 // for every variable and intermediate value of the function it enters, taken or not.
 func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	path := req.URL.EscapedPath()
-	if req.URL.Opaque != "" || len(path) > g.maxPath {
-		return refusedPath(g, req, path)
-	}
-	if strings.ToUpper(req.Method) != req.Method {
-		// RFC 9110 methods are case-sensitive, but many backends upper-case them: "delete" would
-		// match no DELETE route here and be performed as DELETE there.
-		return &outcome{status: 400, detail: "method not upper-case", reason: "the method is not upper-case"}
+	if req.URL.Opaque != "" || len(path) > g.maxPath || strings.ToUpper(req.Method) != req.Method {
+		return refused(g, req, path)
 	}
 	segs, err := matcher.Split(path)
 	if err != nil {
-		return refusedPath(g, req, path)
+		return refused(g, req, path)
 	}
 	route, vals := g.routes.Match(req.Method, segs)
 	if route == nil {
@@ -119,15 +114,15 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	if route.Requirement == matcher.Public || route.Requirement == matcher.Deny {
 		return publicOrDeny(g, req, route, path)
 	}
+	var id *tokens.Identity
 	token, err := tokens.Extract(req, g.sources)
+	if err == nil {
+		id, err = g.verifier.Verify(token)
+	}
 	if err != nil {
 		return tokenDenial(err, route)
 	}
-	id, err := g.verifier.Verify(token)
-	if err != nil {
-		return tokenDenial(err, route)
-	}
-	target := g.tenant.Locate(req, route, segs, vals)
+	target := policy.LocateTarget(g.tenant, req, route, segs, vals)
 	pol := g.staticPolicy
 	if g.dynamic {
 		pol = dynamicPolicy(g, id)
@@ -140,26 +135,40 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 		return forbidden(g, pol, id, route, d, target)
 	}
 	a := grant(g, pol, id, route, d, target)
+	if g.signer != nil || key != "" || g.auditAllowed {
+		return finish(g, req, key, token, a)
+	}
+	forward(g, req, a)
+	return nil
+}
+
+// finish is the end of evaluate's allow when the allow is signed, cached or audited: rarer than
+// a plain forward, so evaluate reserves no slot for it.
+func finish(g *Gatehouse, req *http.Request, key, token string, a *allowed) *outcome {
 	if g.signer != nil && !sign(g, a, req, time.Now()) {
-		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: route, id: id, org: d.Org}
+		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
 	}
 	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
 		g.decisions.put(key, a)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {
-		g.allowAudit(req, route, id, d.Org, d.Reason)
+		g.allowAudit(req, a.route, a.id, a.org, a.reason)
 	}
 	return nil
 }
 
-// refusedPath is the answer to an opaque, overlong or ambiguous path.
-func refusedPath(g *Gatehouse, req *http.Request, path string) *outcome {
+// refused is the answer to an opaque, overlong or ambiguous path, or a method not upper-case.
+func refused(g *Gatehouse, req *http.Request, path string) *outcome {
 	switch {
 	case req.URL.Opaque != "":
 		return &outcome{status: 400, detail: "unsafe path", reason: "opaque request URI"}
 	case len(path) > g.maxPath:
 		return &outcome{status: 414, detail: "path too long", reason: "path of " + strconv.Itoa(len(path)) + " bytes exceeds maxPathLength " + strconv.Itoa(g.maxPath)}
+	case strings.ToUpper(req.Method) != req.Method:
+		// RFC 9110 methods are case-sensitive, but many backends upper-case them: "delete" would
+		// match no DELETE route here and be performed as DELETE there.
+		return &outcome{status: 400, detail: "method not upper-case", reason: "the method is not upper-case"}
 	}
 	return &outcome{status: 400, detail: "unsafe path", reason: "the path could be read differently by the backend"}
 }

@@ -35,24 +35,42 @@ type Options struct {
 // counts only for its issuer's tokens when it names one, and for no token when it names none and
 // opts.IssuerQualified is set.
 func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, target Target) Decision {
-	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403}
-	org := id.Org
+	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: id.Org}
 	if target.Guarded {
-		switch {
-		case target.Org == "":
-			d.Reason = "the request names no org"
-			return d
-		case !memberOf(id, target.Org):
-			d.Reason = "token of org " + strconv.Quote(id.Org) + " addresses org " + strconv.Quote(target.Org)
-			return d
+		if target.Org == "" || (target.Org != id.Org && !memberOf(id, target.Org)) {
+			return guardDenial(d, id, target)
 		}
-		org = target.Org
+		d.Org = target.Org
 	}
-	d.Org = org
 	if route.Requirement == matcher.Authenticated {
-		return allow(d, "any valid token")
+		d.Allow = true
+		d.Status = 0
+		d.Reason = "any valid token"
+		return d
 	}
-	perm := route.Requirement
+	return decidePermission(p, opts, id, d, target.Resource)
+}
+
+// The steps of Decide a request may skip are functions of their own: under Yaegi a call reserves
+// room for every variable and intermediate value of the function it enters, taken or not
+// (docs/yaegi.md), and most requests are allowed by the first step that looks.
+
+// guardDenial is the tenant guard's refusal: the request names no org, or one id does not belong to.
+func guardDenial(d Decision, id *tokens.Identity, target Target) Decision {
+	d.Org = ""
+	if target.Org == "" {
+		d.Reason = "the request names no org"
+		return d
+	}
+	d.Reason = "token of org " + strconv.Quote(id.Org) + " addresses org " + strconv.Quote(target.Org)
+	return d
+}
+
+// decidePermission decides a route that requires a permission, in d.Org: token permissions, then
+// the token's roles, then assignments.
+func decidePermission(p *Policy, opts Options, id *tokens.Identity, d Decision, resource []string) Decision {
+	org := d.Org
+	perm := d.Permission
 	if opts.TrustTokenPermissions && org == id.Org && has(id.Permissions, perm) {
 		return allow(d, "token grants \""+perm+"\"")
 	}
@@ -66,14 +84,22 @@ func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, 
 			return allow(d, "role \""+r+"\" in org \""+org+"\" grants \""+perm+"\"")
 		}
 	}
+	return decideAssigned(p, opts, id, d, roles, resource)
+}
+
+// decideAssigned is the last step of decidePermission: assignments carried in the token, then the
+// policy's assignments; a denial explains what id holds in the org.
+func decideAssigned(p *Policy, opts Options, id *tokens.Identity, d Decision, roles, resource []string) Decision {
+	org := d.Org
+	perm := d.Permission
 	// Token-carried assignments come from the token itself: they are its issuer's by construction.
 	for _, a := range id.Assignments {
-		if a.Org == org && p.roles[a.Role][perm] && scopeStrings(a.Scope, target.Resource) {
+		if a.Org == org && p.roles[a.Role][perm] && scopeStrings(a.Scope, resource) {
 			return allow(d, "token assignment of role \""+a.Role+"\" in org \""+org+"\" grants \""+perm+"\"")
 		}
 	}
 	for _, g := range p.grants[id.Subject+"\x00"+org] {
-		if g.perms[perm] && g.applies(opts, id) && covers(g.scopes, target.Resource) {
+		if g.perms[perm] && g.applies(opts, id) && covers(g.scopes, resource) {
 			return allow(d, "policy assignment of role "+strconv.Quote(g.role)+" to "+strconv.Quote(id.Subject)+g.issuerNote()+" in org "+strconv.Quote(org)+" grants "+strconv.Quote(perm))
 		}
 	}

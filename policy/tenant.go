@@ -70,33 +70,64 @@ type Target struct {
 // Locate finds the request's org and resource path. segs are the request path segments and vals
 // the route's wildcard values (from matcher.Table.Match).
 func (t *Tenant) Locate(req *http.Request, route *matcher.Route, segs, vals []string) Target {
+	return LocateTarget(t, req, route, segs, vals)
+}
+
+// LocateTarget is Locate as a plain function, for the request path: under Yaegi a method call on
+// an interpreted type costs about five times a function call (docs/yaegi.md). The route's
+// wildcard names are read from route.Params, so that a route without the tenant wildcard (the
+// common case outside path mode's org routes) makes no call into matcher at all.
+func LocateTarget(t *Tenant, req *http.Request, route *matcher.Route, segs, vals []string) Target {
 	res := segs
 	if n := len(res); n > 0 && res[n-1] == "" {
 		res = res[:n-1]
 	}
-	switch t.mode {
-	case "path":
-		i := route.SegmentIndex(t.param)
-		if i < 0 {
-			return Target{Resource: res}
+	if t.mode == "path" {
+		for j, name := range route.Params {
+			if name == t.param {
+				return pathTarget(t, route, res, vals, j)
+			}
 		}
-		if i+1 <= len(res) {
-			res = res[i+1:]
-		} else {
-			res = nil
-		}
-		return Target{Guarded: true, Org: route.Param(t.param, vals), Resource: res}
-	case "host":
-		return Target{Guarded: true, Org: t.hostOrg(req.Host), Resource: res}
-	case "header":
-		v := req.Header[t.header]
-		org := ""
-		if len(v) == 1 {
-			org = strings.TrimSpace(v[0])
-		}
-		return Target{Guarded: true, Org: org, Resource: res}
+		return Target{Resource: res}
 	}
-	return Target{Resource: res}
+	if t.mode == "none" {
+		return Target{Resource: res}
+	}
+	return otherTarget(t, req, res)
+}
+
+// pathTarget is path mode's target when the route has the tenant wildcard, j-th among its Params.
+func pathTarget(t *Tenant, route *matcher.Route, res, vals []string, j int) Target {
+	i := route.SegmentIndex(t.param)
+	if i < 0 {
+		return Target{Resource: res}
+	}
+	if i+1 <= len(res) {
+		res = res[i+1:]
+	} else {
+		res = nil
+	}
+	org := ""
+	if j < len(vals) {
+		org = vals[j]
+	}
+	return Target{Guarded: true, Org: org, Resource: res}
+}
+
+// otherTarget is the host and header modes' target.
+func otherTarget(t *Tenant, req *http.Request, res []string) Target {
+	if t.mode == "host" {
+		return Target{Guarded: true, Org: t.hostOrg(req.Host), Resource: res}
+	}
+	if t.mode != "header" {
+		return Target{Resource: res}
+	}
+	v := req.Header[t.header]
+	org := ""
+	if len(v) == 1 {
+		org = strings.TrimSpace(v[0])
+	}
+	return Target{Guarded: true, Org: org, Resource: res}
 }
 
 func (t *Tenant) hostOrg(host string) string {
