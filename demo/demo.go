@@ -53,10 +53,15 @@ type Demo struct {
 	Assertion                           bool          // the workflows API requires the gateway's assertion
 	TraefikLog                          string        // with a real Traefik: its log (audit lines included)
 	ControlPlane                        *controlPlane // with Config.Postgres: gatehouse serve and its PostgreSQL
-	servers                             []*http.Server
-	listeners                           []net.Listener
-	cleanup                             []func()
-	stop                                context.CancelFunc
+	// AuditLog, with Config.Postgres, is a file holding the gateway's audit lines (with the rest
+	// of its stderr): a copy of the interpreter's stderr, or Traefik's log. syncAudit returns once
+	// the lines written so far are in it.
+	AuditLog  string
+	syncAudit func() error
+	servers   []*http.Server
+	listeners []net.Listener
+	cleanup   []func()
+	stop      context.CancelFunc
 }
 
 // Start starts the issuer, the workflows API and the gateway. The gateway's middleware chain is
@@ -133,9 +138,20 @@ func (d *Demo) start(ctx context.Context, cfg Config, root string) error {
 		d.serve(workflowsLn, api.Handler())
 		addr := gatewayLn.Addr().String()
 		gatewayLn.Close() // Traefik binds it
-		return d.startTraefik(cfg.Traefik, addr, root, names, confs)
+		if err := d.startTraefik(cfg.Traefik, addr, root, names, confs); err != nil {
+			return err
+		}
+		if cfg.Postgres {
+			// Traefik writes the plugin's stderr into its log, one line per write.
+			d.AuditLog, d.syncAudit = d.TraefikLog, func() error { return nil }
+		}
+		return nil
 	}
-	gateway, err := d.gateway(ctx, labels)
+	y, err := d.interpreter(cfg, root)
+	if err != nil {
+		return err
+	}
+	gateway, err := d.gateway(ctx, y, labels)
 	if err != nil {
 		return err
 	}
@@ -144,15 +160,28 @@ func (d *Demo) start(ctx context.Context, cfg Config, root string) error {
 	return nil
 }
 
-// gateway builds the Traefik stand-in from the workflows service's labels: the router's
-// middleware chain in front of a reverse proxy. The middlewares live until ctx ends (Close), which
-// releases what they share process-wide (key sets, policy sources), as Traefik does on a reload.
-func (d *Demo) gateway(ctx context.Context, labels map[string]string) (http.Handler, error) {
-	names, confs, err := routerMiddlewares(labels, "workflows")
+// interpreter returns the Yaegi loader of the gateway: the process's shared one, or with
+// cfg.Postgres one of its own whose stderr is an auditTee (the terminal shows the same lines; the
+// walkthrough ingests the copy). The shared interpreter's stderr is fixed when it is made (Yaegi
+// hands the interpreted os.Stderr the *os.File of its options), so the copy needs its own.
+func (d *Demo) interpreter(cfg Config, root string) (*loader.Yaegi, error) {
+	if !cfg.Postgres {
+		return loader.Shared()
+	}
+	tee, err := newAuditTee(filepath.Join(d.ControlPlane.dir, "gateway-stderr.log"), os.Stderr)
 	if err != nil {
 		return nil, err
 	}
-	y, err := loader.Shared()
+	d.cleanup = append(d.cleanup, func() { tee.Close() })
+	d.AuditLog, d.syncAudit = tee.Path, tee.Sync
+	return loader.NewYaegi(root, os.Stdout, tee.W)
+}
+
+// gateway builds the Traefik stand-in from the workflows service's labels: the router's
+// middleware chain in front of a reverse proxy. The middlewares live until ctx ends (Close), which
+// releases what they share process-wide (key sets, policy sources), as Traefik does on a reload.
+func (d *Demo) gateway(ctx context.Context, y *loader.Yaegi, labels map[string]string) (http.Handler, error) {
+	names, confs, err := routerMiddlewares(labels, "workflows")
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,9 +120,33 @@ func TestWalkthroughWithTheControlPlane(t *testing.T) {
 		log, _ := os.ReadFile(d.ControlPlane.Log)
 		t.Fatalf("%v\ngatehouse serve's log:\n%s", err, lastLines(string(log), 30))
 	}
-	for _, want := range []string{"--- control plane", "$ gatehouse assignments remove --org acme --subject svc-ci --role developer", "ok  403 (want 403)  the same svc-ci token, sent "} {
+	for _, want := range []string{"--- control plane", "$ gatehouse assignments remove --org acme --subject svc-ci --role developer", "ok  403 (want 403)  the same svc-ci token, sent ",
+		"--- audit and access review: the gateway's stderr (its audit lines), copied to " + d.AuditLog,
+		"    $ gatehouse audit ingest " + d.AuditLog + "\n",
+		"ok  the walkthrough's decisions are stored",
+		"    $ gatehouse audit ingest - < " + d.AuditLog + "\n",
+		"ok  the same lines again: nothing is stored twice",
+		"    $ gatehouse review --routes demo/compose.yaml\n",
+		"ok  the review reads each stored event once",
+		"ok  the review flags dave's denied create",
+		"ok  the review flags erin's cross-tenant attempt",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the walkthrough does not show %q", want)
+		}
+	}
+	// The ingests' counts (the second stores none of the first's events) and the review's rows.
+	for _, want := range []string{
+		`\n    (\d+) lines read: (\d+) stored, 0 already stored, \d+ skipped[^\n]*\n(?:.*\n)*?    (\d+) lines read: 0 stored, (\d+) already stored, `,
+		`\n    Access review of \S+: \d+ audit events since \S+\n`,
+		`\n    high +new +cross-tenant +erin \(http://issuer:9000\) \(a token of org globex\) tried another org's workflows:read once\n`,
+		`\n    low +new +denied-permission +dave \(http://issuer:9000\) was denied workflows:create in org acme once\n`,
+	} {
+		m := regexp.MustCompile(want).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Errorf("the walkthrough does not show %s", want)
+		} else if len(m) == 5 && (m[1] != m[3] || m[2] != m[4] || m[2] == "0") {
+			t.Errorf("the second ingest read %s lines and found %s stored; the first read %s and stored %s", m[3], m[4], m[1], m[2])
 		}
 	}
 	setupScriptAgain(t, d)

@@ -7,6 +7,7 @@
 //	go -C demo run . -assertion    # the workflows API requires the gateway's signed X-Auth-Assertion
 //	go -C demo run . -traefik PATH # a real Traefik binary as the gateway instead of the Yaegi stand-in
 //	go -C demo run . -postgres     # the policy from the control plane (gatehouse serve over a throwaway PostgreSQL)
+//	go -C demo run . -postgres -walkthrough  # ... ending with the audit lines ingested and the access review
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 )
 
@@ -52,6 +54,11 @@ func main() {
 		fmt.Printf("    the CLI, as %s (platform admin):\n", ControlPlaneAdmin)
 		fmt.Printf("      export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(curl -s -X POST '%s/token?sub=%s&ttl=1h' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", cp.URL, d.IssuerURL, ControlPlaneAdmin)
 		fmt.Printf("      %s assignments list --org acme\n", cp.bin)
+		if d.AuditLog != "" {
+			fmt.Printf("    the gateway's audit lines are copied to %s; store and review them:\n", d.AuditLog)
+			fmt.Printf("      export GATEHOUSE_DATABASE='%s'\n", cp.pg.DSN())
+			fmt.Printf("      %s audit ingest %s && %s review --routes %s\n", cp.bin, d.AuditLog, cp.bin, filepath.Join(d.PluginRoot, "demo", "compose.yaml"))
+		}
 	}
 	fmt.Printf("\nGet a token (subjects: alice bob carol dave erin svc-ci):\n")
 	fmt.Printf("  TOKEN=$(curl -s -X POST '%s/token?sub=alice' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", d.IssuerURL)

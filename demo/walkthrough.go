@@ -202,6 +202,12 @@ func Walkthrough(w io.Writer, d *Demo) error {
 		if !ok {
 			failures++
 		}
+		if ok, err = auditReview(w, d); err != nil {
+			return err
+		}
+		if !ok {
+			failures++
+		}
 	}
 	if failures > 0 {
 		return fmt.Errorf("%d unexpected results", failures)
