@@ -485,6 +485,7 @@ func buildHeaders(p *problems, g *Gatehouse, c *Config) {
 	g.hOrg = textproto.CanonicalMIMEHeaderKey(prefix + "Org")
 	g.hRoles = textproto.CanonicalMIMEHeaderKey(prefix + "Roles")
 	g.hPermissions = textproto.CanonicalMIMEHeaderKey(prefix + "Permissions")
+	g.hNames = []string{g.hSubject, g.hIssuer, g.hOrg, g.hRoles, g.hPermissions}
 	if g.tenantHeader != "" && strings.HasPrefix(foldHeader(g.tenantHeader), foldHeader(prefix)) {
 		p.add("tenant", "the tenant header "+g.tenantHeader+" is under headerPrefix "+prefix+", whose headers Gatehouse deletes from every request")
 	}

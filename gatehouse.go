@@ -57,6 +57,7 @@ type Gatehouse struct {
 	hOrg         string
 	hRoles       string
 	hPermissions string
+	hNames       []string // hSubject, hIssuer, hOrg, hRoles, hPermissions: the names of allowed.values
 	challenge    string
 }
 
@@ -149,7 +150,7 @@ func finish(g *Gatehouse, req *http.Request, key, token string, a *allowed) *out
 		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
 	}
 	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
-		g.decisions.put(key, a)
+		g.decisions.put(key, a, g.leeway)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {
@@ -211,25 +212,15 @@ func forbidden(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *mat
 // grant computes what a decision forwards: the roles and permissions id holds in the decision's org,
 // and the header values, built once.
 func grant(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
-	roles, perms := policy.Grants(pol, g.trust, id, d.Org, target.Resource)
-	a := &allowed{id: id, policy: pol, route: route, org: d.Org, reason: d.Reason, remintAt: 1 << 62}
-	a.roles = strings.Join(roles, ",")
-	a.perms = strings.Join(perms, ",")
-	if id.Subject != "" {
-		a.vSubject = []string{id.Subject}
+	roles, perms := policy.GrantHeaders(pol, g.trust, id, d.Org, target.Resource)
+	a := &allowed{id: id, policy: pol, route: route, org: d.Org, roles: roles, perms: perms, reason: d.Reason, remintAt: 1 << 62}
+	a.values = make([][]string, 5)
+	for i, s := range []string{id.Subject, id.Issuer, a.org, roles, perms} {
+		if s != "" {
+			a.values[i] = []string{s}
+		}
 	}
-	if id.Issuer != "" {
-		a.vIssuer = []string{id.Issuer}
-	}
-	if a.org != "" {
-		a.vOrg = []string{a.org}
-	}
-	if a.roles != "" {
-		a.vRoles = []string{a.roles}
-	}
-	if a.perms != "" {
-		a.vPerms = []string{a.perms}
-	}
+	a.vOrg = a.values[2]
 	return a
 }
 
@@ -284,6 +275,22 @@ func dynamicPolicy(g *Gatehouse, id *tokens.Identity) *policy.Policy {
 		return controlPlanePolicy(g, id, time.Now())
 	}
 	return g.policyFile.Current(time.Now())
+}
+
+// warmPolicy is dynamicPolicy for warmDynamic, which replays an allow only while its policy is
+// the one in force: the bundle of such an allow was checked (checkBundle) when the allow was made,
+// and a new bundle never equals it, so the replay skips the check.
+func warmPolicy(g *Gatehouse, id *tokens.Identity, now time.Time) *policy.Policy {
+	base := g.staticPolicy
+	if g.remote != nil {
+		base = policy.CurrentRemote(g.remote, now)
+	} else if g.policyFile != nil {
+		base = g.policyFile.Current(now)
+	}
+	if base == nil || g.lookup == nil || id.Subject == "" {
+		return base
+	}
+	return policy.SubjectPolicy(g.lookup, base, id.Issuer, id.Subject, now)
 }
 
 // controlPlanePolicy returns the policy that decides for id: the base policy with, under

@@ -129,28 +129,6 @@ func stripTrailers(g *Gatehouse, req *http.Request) {
 	}
 }
 
-// setIdentity writes the identity headers of an allow (the client's copies are already deleted).
-func setIdentity(g *Gatehouse, h http.Header, a *allowed) {
-	if a.vSubject != nil {
-		h[g.hSubject] = a.vSubject
-	}
-	if a.vIssuer != nil {
-		h[g.hIssuer] = a.vIssuer
-	}
-	if a.vOrg != nil {
-		h[g.hOrg] = a.vOrg
-	}
-	if a.vRoles != nil {
-		h[g.hRoles] = a.vRoles
-	}
-	if a.vPerms != nil {
-		h[g.hPermissions] = a.vPerms
-	}
-	if a.vAssertion != nil {
-		h[g.hAssertion] = a.vAssertion
-	}
-}
-
 // forward shapes the request the backend receives, after an allow (a), a public route or a shadow
 // pass-through (a nil or without an org): identity headers from the decision only, the tenant header
 // replaced by the org the decision was made in or removed, and the token removed when forwardToken
@@ -158,7 +136,15 @@ func setIdentity(g *Gatehouse, h http.Header, a *allowed) {
 func forward(g *Gatehouse, req *http.Request, a *allowed) {
 	h := req.Header
 	if a != nil {
-		setIdentity(g, h, a)
+		// The identity headers of the allow (the client's copies are already deleted).
+		for i, v := range a.values {
+			if v != nil {
+				h[g.hNames[i]] = v
+			}
+		}
+		if a.vAssertion != nil {
+			h[g.hAssertion] = a.vAssertion
+		}
 	}
 	if g.tenantHeader != "" {
 		if a != nil && a.vOrg != nil {

@@ -142,42 +142,58 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		if name == "" || p.first[name[0]] == 0 || (len(name) > 2 && p.third[name[2]] == 0) || (len(name) > 4 && p.fifth[name[4]] == 0) {
 			continue
 		}
-		f := headerFold.Replace(name)
-		if strings.HasPrefix(f, p.prefix) {
-			delete(h, name)
-			continue
-		}
-		switch p.exact[f] {
-		case hdrIdentity:
-			delete(h, name)
-		case hdrTenant:
-			if name != g.tenantHeader {
-				delete(h, name)
-			}
-		case hdrOverride:
+		if protectHeader(g, h, name) {
 			override = name
-			if g.overridesAuthorize {
-				canonicalOverride(h, name)
-			}
 		}
 	}
 	if req.Trailer != nil {
 		stripTrailers(g, req)
 	}
 	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(h["Content-Type"])) {
-		serve(g, rw, req, override)
+		serve(g, rw, req, override, true)
 		return
 	}
 	if g.plainForward && warmHit(g, rw, req, h) {
 		return
 	}
-	serve(g, rw, req, override)
+	serve(g, rw, req, "", false)
+}
+
+// protectHeader applies the header rule to one request header that passed ServeHTTP's byte
+// filters: it folds the name and deletes it when protected (identity prefix, assertion header, a
+// tenant header spelling other than the canonical one). It reports whether the name is a method
+// or path override. A function of its own, because few names get this far and under Yaegi every
+// request would otherwise reserve its slots in ServeHTTP's frame.
+func protectHeader(g *Gatehouse, h http.Header, name string) bool {
+	p := g.protect
+	f := headerFold.Replace(name)
+	if strings.HasPrefix(f, p.prefix) {
+		delete(h, name)
+		return false
+	}
+	switch p.exact[f] {
+	case hdrIdentity:
+		delete(h, name)
+	case hdrTenant:
+		if name != g.tenantHeader {
+			delete(h, name)
+		}
+	case hdrOverride:
+		if g.overridesAuthorize {
+			canonicalOverride(h, name)
+		}
+		return true
+	}
+	return false
 }
 
 // serve is everything but the warm path: the override rule, the decision cache, the pipeline. It
 // answers its own panics with a 500 (never passing the request on); once the request is forwarded,
 // a panic belongs to the backend (http.ErrAbortHandler included) and propagates.
-func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) {
+//
+// overrides says whether the request may carry an override (an override header, a query or a
+// form body, as ServeHTTP found): only then is the override rule applied.
+func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string, overrides bool) {
 	forwarded := false
 	defer func() {
 		if !forwarded {
@@ -191,7 +207,7 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 		return
 	}
 	decided := false
-	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(req.Header["Content-Type"])) {
+	if overrides {
 		answered := false
 		answered, decided = g.checkOverrides(rw, req, override)
 		if answered {
@@ -219,8 +235,9 @@ func warmHit(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Hea
 
 // warmDecision replays a cached allow for this exact request (decisionKey inline for plainForward's
 // case: one Bearer header, no tenant header). Its own function: under Yaegi a call reserves the
-// whole frame, and public requests need none of this. The header writes repeat setIdentity's on
-// purpose: the call costs this path about a fifth of its time under Yaegi.
+// whole frame, and public requests need none of this. The header writes repeat forward's on
+// purpose: the call costs this path about a fifth of its time under Yaegi. The entry's window
+// (from, until: exp and nbf with the leeway, and the assertion's remint time) was set by put.
 func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, auth []string) bool {
 	if len(auth) != 1 {
 		return false
@@ -247,23 +264,14 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 		return warmDynamic(g, rw, req, h, a)
 	}
 	unix := time.Now().Unix()
-	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || g.staticPolicy != a.policy || unix >= a.remintAt || atomic.LoadInt32(a.retired) != 0 {
+	if unix >= a.until || unix < a.from || g.staticPolicy != a.policy || atomic.LoadInt32(a.retired) != 0 {
 		return false
 	}
-	if a.vSubject != nil {
-		h[g.hSubject] = a.vSubject
-	}
-	if a.vIssuer != nil {
-		h[g.hIssuer] = a.vIssuer
-	}
-	if a.vOrg != nil {
-		h[g.hOrg] = a.vOrg
-	}
-	if a.vRoles != nil {
-		h[g.hRoles] = a.vRoles
-	}
-	if a.vPerms != nil {
-		h[g.hPermissions] = a.vPerms
+	names := g.hNames
+	for i, w := range a.values {
+		if w != nil {
+			h[names[i]] = w
+		}
 	}
 	if a.vAssertion != nil {
 		h[g.hAssertion] = a.vAssertion
@@ -276,25 +284,17 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 // policyURL, assignmentsURL): the cached allow holds only under the policy in force now for its
 // identity. A function of its own, so that the inline policy's warm path reserves none of this.
 func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, a *allowed) bool {
-	pol := dynamicPolicy(g, a.id)
-	unix := time.Now().Unix()
-	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || unix >= a.remintAt || atomic.LoadInt32(a.retired) != 0 {
+	now := time.Now()
+	pol := warmPolicy(g, a.id, now)
+	unix := now.Unix()
+	if unix >= a.until || unix < a.from || pol != a.policy || atomic.LoadInt32(a.retired) != 0 {
 		return false
 	}
-	if a.vSubject != nil {
-		h[g.hSubject] = a.vSubject
-	}
-	if a.vIssuer != nil {
-		h[g.hIssuer] = a.vIssuer
-	}
-	if a.vOrg != nil {
-		h[g.hOrg] = a.vOrg
-	}
-	if a.vRoles != nil {
-		h[g.hRoles] = a.vRoles
-	}
-	if a.vPerms != nil {
-		h[g.hPermissions] = a.vPerms
+	names := g.hNames
+	for i, w := range a.values {
+		if w != nil {
+			h[names[i]] = w
+		}
 	}
 	if a.vAssertion != nil {
 		h[g.hAssertion] = a.vAssertion

@@ -225,3 +225,38 @@ func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource [
 	}
 	return tokens.SortedSet(roles), tokens.SortedSet(perms)
 }
+
+// GrantHeaders returns what Grants returns, joined by commas as the identity headers carry them.
+// It is the request path's one call: in the common case (the token's roles in its own org, no
+// org roles, assignments or token permissions to merge) it builds each list once, without the
+// copies Grants makes for the general case.
+func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (roles, perms string) {
+	if len(id.OrgRoles) != 0 || len(id.Assignments) != 0 || org != id.Org || (opts.TrustTokenPermissions && len(id.Permissions) != 0) || (p != nil && len(p.grants[id.Subject+"\x00"+org]) != 0) {
+		return joinGrants(p, opts, id, org, resource)
+	}
+	list := id.Roles
+	if len(list) > 1 {
+		list = tokens.SortedSet(list)
+	}
+	roles = strings.Join(list, ",")
+	if p == nil {
+		return roles, ""
+	}
+	var all []string
+	for _, r := range list {
+		for perm := range p.roles[r] {
+			all = append(all, perm)
+		}
+	}
+	if len(all) > 1 {
+		all = tokens.SortedSet(all)
+	}
+	return roles, strings.Join(all, ",")
+}
+
+// joinGrants is GrantHeaders' general case.
+func joinGrants(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (string, string) {
+	roles, perms := Grants(p, opts, id, org, resource)
+	r := strings.Join(roles, ",")
+	return r, strings.Join(perms, ",")
+}

@@ -1,0 +1,62 @@
+package policy
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/tokens"
+)
+
+// TestGrantHeadersAreGrantsJoined holds the request path's shortcut to Grants: over identities
+// that take the shortcut (roles from the token's own org only, in any order, duplicated or none)
+// and identities that do not (org roles, token assignments, token permissions, policy
+// assignments, another org), with and without a policy, GrantHeaders returns exactly Grants'
+// roles and permissions joined by commas.
+func TestGrantHeadersAreGrantsJoined(t *testing.T) {
+	pols := []*Policy{nil, mustParse(t, explainPolicy)}
+	ids := []tokens.Identity{
+		{Subject: "a", Org: "acme", Roles: []string{"admin"}},
+		{Subject: "a", Org: "acme", Roles: []string{"viewer", "admin", "viewer"}},
+		{Subject: "a", Org: "acme", Roles: []string{"nosuchrole"}},
+		{Subject: "a", Org: "acme"},
+		{Subject: "v", Org: "acme", Roles: []string{"viewer"}, Permissions: []string{"w:delete", "w:read"}},
+		{Subject: "svc", Org: "acme", Issuer: "https://a.example"},
+		{Subject: "svc", Org: "acme", Issuer: "https://b.example", Roles: []string{"viewer"}},
+		{Subject: "bob", Org: "acme", Issuer: "https://b.example", OrgRoles: map[string][]string{"globex": {"viewer"}, "acme": {"moderator"}}},
+		{Subject: "t", Org: "forum", Assignments: []tokens.Assignment{{Role: "moderator", Org: "forum", Scope: []string{"/topics/cooking"}}, {Role: "admin", Org: "acme"}}},
+	}
+	orgs := []string{"acme", "globex", "forum", ""}
+	resources := [][]string{nil, {"topics", "cooking", "pinned"}, {"w", "1"}}
+	optsList := []Options{{}, {TrustTokenPermissions: true}, {IssuerQualified: true}}
+	n := 0
+	for pi, p := range pols {
+		for ii := range ids {
+			id := &ids[ii]
+			for _, org := range orgs {
+				for ri, res := range resources {
+					for oi, opts := range optsList {
+						roles, perms := Grants(p, opts, id, org, res)
+						gotRoles, gotPerms := GrantHeaders(p, opts, id, org, res)
+						if gotRoles != strings.Join(roles, ",") || gotPerms != strings.Join(perms, ",") {
+							t.Errorf("policy %d id %d org %q resource %d opts %d: GrantHeaders %q %q, Grants %v %v",
+								pi, ii, org, ri, oi, gotRoles, gotPerms, roles, perms)
+						}
+						if gotPerms != "" {
+							n++
+						}
+					}
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no combination forwards a permission: the table does not exercise the permission lists")
+	}
+	if got := strconv.Itoa(len(ids[1].Roles)); got != "3" {
+		t.Fatalf("GrantHeaders changed the identity's roles (now %s of them)", got)
+	}
+	if ids[1].Roles[0] != "viewer" {
+		t.Fatalf("GrantHeaders reordered the identity's roles: %v", ids[1].Roles)
+	}
+}
