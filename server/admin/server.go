@@ -44,6 +44,9 @@ type Options struct {
 	// Audit answers POST /v1/audit (server/audit's batch endpoint) once the admin middleware has
 	// authorized it (gatehouse:audit:write, in the admin org); nil: the route answers 404.
 	Audit http.Handler
+	// Routes are added to the admin API (server/ui's decisions and review), authorized by the
+	// same middleware (extra.go).
+	Routes []Route
 }
 
 // Server is the control plane's HTTP handler.
@@ -134,7 +137,9 @@ func New(ctx context.Context, o Options) (*Server, error) {
 	s.bundles.init()
 	s.subjects.init(subjectCacheSize)
 	s.mux = http.NewServeMux()
-	for _, rt := range allRoutes() {
+	extra := extraRoutes(o.Routes)
+	base.Routes = append(base.Routes, extraMiddlewareRoutes(extra)...)
+	for _, rt := range append(allRoutes(), extra...) {
 		rt := rt
 		s.mux.HandleFunc(rt.method+" "+rt.path, func(w http.ResponseWriter, r *http.Request) { s.authorized(w, r, rt) })
 	}

@@ -15,12 +15,24 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/server/admin"
+	"github.com/gatehouse-dev/gatehouse/server/audit"
 	"github.com/gatehouse-dev/gatehouse/server/forwardauth"
 	"github.com/gatehouse-dev/gatehouse/server/store"
+	"github.com/gatehouse-dev/gatehouse/server/ui"
 )
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
 
 const serveUsage = `usage: gatehouse serve --config FILE --database DSN [--listen ADDR] [--bundle-key FILE] [--admin-org ORG]
                        [--review-every DURATION] [--audit-retention AGE]
+                       [--ui-issuer URL --ui-client-id ID --ui-redirect URL [--ui-issuer-url URL]]
 
 Runs the control plane: the admin API, the bundle and per-subject endpoints gateways poll, and
 /healthz, /readyz, /metrics (docs/control-plane.md). It migrates the database first.
@@ -38,6 +50,13 @@ Runs the control plane: the admin API, the bundle and per-subject endpoints gate
                                                                           GATEHOUSE_REVIEW_EVERY
   --audit-retention AGE  drop audit events older than AGE (90d), checked hourly
                                                                           GATEHOUSE_AUDIT_RETENTION
+  --ui-issuer URL     serve the admin web UI at /ui/, signed in with OpenID Connect through
+                      this issuer (one of --config's issuers; docs/ui.md) GATEHOUSE_UI_ISSUER
+  --ui-client-id ID   the UI's client at the issuer (PKCE, no secret)    GATEHOUSE_UI_CLIENT_ID
+  --ui-redirect URL   the UI's callback as browsers reach it, ending in /ui/callback
+                      (https, or http to a loopback host)                 GATEHOUSE_UI_REDIRECT
+  --ui-issuer-url URL where this server reaches the issuer, if not at its name
+                                                                          GATEHOUSE_UI_ISSUER_URL
 POST /v1/audit takes audit lines from gateways and log shippers (gatehouse:audit:write).
 A flag wins over its environment variable.
 `
@@ -78,17 +97,25 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	adminOrg := fs.String("admin-org", "", "")
 	reviewEvery := fs.Duration("review-every", 0, "")
 	retention := fs.String("audit-retention", "", "")
+	uiIssuer := fs.String("ui-issuer", "", "")
+	uiClient := fs.String("ui-client-id", "", "")
+	uiRedirect := fs.String("ui-redirect", "", "")
+	uiIssuerURL := fs.String("ui-issuer-url", "", "")
 	err := fs.Parse(args)
 	if err == nil {
 		err = envFlags(fs, getenv, map[string]string{"config": "GATEHOUSE_CONFIG", "database": "GATEHOUSE_DATABASE",
 			"listen": "GATEHOUSE_LISTEN", "bundle-key": "GATEHOUSE_BUNDLE_KEY", "admin-org": "GATEHOUSE_ADMIN_ORG",
-			"review-every": "GATEHOUSE_REVIEW_EVERY", "audit-retention": "GATEHOUSE_AUDIT_RETENTION"})
+			"review-every": "GATEHOUSE_REVIEW_EVERY", "audit-retention": "GATEHOUSE_AUDIT_RETENTION",
+			"ui-issuer": "GATEHOUSE_UI_ISSUER", "ui-client-id": "GATEHOUSE_UI_CLIENT_ID", "ui-redirect": "GATEHOUSE_UI_REDIRECT", "ui-issuer-url": "GATEHOUSE_UI_ISSUER_URL"})
 	}
 	var keep time.Duration
 	if err == nil && *retention != "" {
 		if keep, err = parseAge(*retention); err != nil {
 			err = errors.New("--audit-retention " + err.Error())
 		}
+	}
+	if err == nil && (*uiIssuer != "" || *uiClient != "" || *uiRedirect != "" || *uiIssuerURL != "") && (*uiIssuer == "" || *uiClient == "" || *uiRedirect == "") {
+		err = errors.New("the web UI needs --ui-issuer, --ui-client-id and --ui-redirect together")
 	}
 	if err == nil && *reviewEvery < 0 {
 		err = errors.New("--review-every must be positive")
@@ -147,18 +174,40 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return 1
 	}
 	defer stopAudit()
-	s, err := admin.New(ctx, admin.Options{Store: st, Config: cfg, AdminOrg: *adminOrg, BundleKey: key, Log: stderr, Audit: auditHandler})
+	decisions, err := audit.Open(ctx, *database) // the decision table and the latest review (server/ui's admin routes)
+	if err != nil {
+		fmt.Fprintln(stderr, "gatehouse serve: database:", err)
+		return 1
+	}
+	defer decisions.Close()
+	s, err := admin.New(ctx, admin.Options{Store: st, Config: cfg, AdminOrg: *adminOrg, BundleKey: key, Log: stderr, Audit: auditHandler, Routes: ui.Routes(decisions)})
 	if err != nil {
 		fmt.Fprintln(stderr, "gatehouse serve:", err)
 		return 1
 	}
 	defer s.Close()
+	var handler http.Handler = s
+	if *uiIssuer != "" {
+		if !contains(cfg.Issuers, *uiIssuer) {
+			fmt.Fprintf(stderr, "gatehouse serve: --ui-issuer %q is not one of --config's issuers (the admin API would refuse its tokens)\n", *uiIssuer)
+			return 1
+		}
+		web, err := ui.New(ui.Options{API: s, Issuer: *uiIssuer, IssuerURL: *uiIssuerURL, ClientID: *uiClient, RedirectURL: *uiRedirect, Config: cfg, Log: stderr})
+		if err != nil {
+			fmt.Fprintln(stderr, "gatehouse serve:", err)
+			return 1
+		}
+		mux := http.NewServeMux()
+		mux.Handle(ui.Prefix, web)
+		mux.Handle("/", s)
+		handler = mux
+	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "gatehouse serve:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
 		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
