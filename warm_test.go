@@ -56,3 +56,65 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 		}
 	}
 }
+
+// TestTheInlineReplayKeepsToTheWindowPutSets: the inline replays compare the clock with the
+// window put stores (nbf and exp widened by the leeway, cut at the assertion's remint time), not
+// with the token's claims: put must store exactly that window, and an entry past its window must
+// not be replayed.
+func TestTheInlineReplayKeepsToTheWindowPutSets(t *testing.T) {
+	const secret = "fake-unit-test-secret-0123456789abcdef"
+	c := CreateConfig()
+	c.Secret = secret
+	c.Leeway = "20s"
+	c.Tenant = "none"
+	c.Unmatched = "authenticated"
+	g := newTestMiddleware(t, c, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	now := time.Now().Unix()
+	exp, nbf := now+3600, now-60
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "org_id": "acme", "exp": exp, "nbf": nbf}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func() *http.Request {
+		r := httptest.NewRequest("GET", "/data", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		return r
+	}
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, req())
+	if rec.Code != 200 || len(g.decisions.m) != 1 {
+		t.Fatalf("first request: status %d, %d cached decisions", rec.Code, len(g.decisions.m))
+	}
+	var a *allowed
+	for _, v := range g.decisions.m {
+		a = v
+	}
+	if a.from != nbf-20 || a.until != exp+20 {
+		t.Fatalf("window [%d, %d), want [%d, %d)", a.from, a.until, nbf-20, exp+20)
+	}
+	r := req()
+	if !warmDecision(g, httptest.NewRecorder(), r, r.Header, r.Header["Authorization"]) {
+		t.Fatal("an entry inside its window was not replayed")
+	}
+	for _, w := range []struct {
+		what        string
+		from, until int64
+	}{
+		{"an entry whose window ended", a.from, now},
+		{"an entry whose window has not begun", now + 10, a.until},
+	} {
+		b := *a
+		b.from, b.until = w.from, w.until
+		g.decisions.m[requestKey(g, req())] = &b
+		r := req()
+		if warmDecision(g, httptest.NewRecorder(), r, r.Header, r.Header["Authorization"]) {
+			t.Errorf("%s was replayed", w.what)
+		}
+	}
+	b := *a
+	b.remintAt = now + 5
+	g.decisions.put(requestKey(g, req()), &b, g.leeway)
+	if b.until != now+5 {
+		t.Errorf("an entry to be reminted at %d: window ends at %d", now+5, b.until)
+	}
+}
