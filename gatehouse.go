@@ -335,6 +335,13 @@ func checkBundle(g *Gatehouse, p *policy.Policy) {
 	}
 	b.seen = p
 	b.mu.Unlock()
+	reportBundle(g, p)
+}
+
+// reportBundle is checkBundle's check of a bundle it has not seen: a function of its own, because
+// under Yaegi checkBundle's early return would otherwise still reserve all of this on every
+// request that reads the bundle.
+func reportBundle(g *Gatehouse, p *policy.Policy) {
 	var problems []string
 	for _, r := range g.routes.Routes {
 		req := r.Requirement
