@@ -394,12 +394,15 @@ func (u *UI) call(ctx context.Context, r *http.Request, s *session, method, path
 			e.p.Detail = http.StatusText(a.status)
 		}
 		if a.status == http.StatusForbidden {
-			if perm := scopeOf(a.header.Get("WWW-Authenticate")); perm != "" && !strings.Contains(e.p.Detail, perm) {
-				who := s.sub
-				if s.org != "" {
-					who += " (org " + s.org + ")"
-				}
-				e.p.Detail = "The control plane does not give " + who + " the permission " + perm + " where this is decided. " + e.p.Detail
+			// The UI's own words: an admin-org route's refusal names the admin org, which an org's
+			// admin is not told here.
+			who := s.sub
+			if s.org != "" {
+				who += " (org " + s.org + ")"
+			}
+			e.p.Detail = "The control plane refused this request for " + who + "."
+			if perm := scopeOf(a.header.Get("WWW-Authenticate")); perm != "" {
+				e.p.Detail = "The control plane does not give " + who + " the permission " + perm + " where this is decided (the org asked for, or for platform-wide pages the admin org)."
 			}
 		}
 		return a, e
