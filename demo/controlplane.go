@@ -27,6 +27,8 @@ const (
 	GatewaySubject = "svc-gateway"
 	// controlPlaneName is the control plane's address in the compose network.
 	controlPlaneName = "gatehouse:8081"
+	// UIClient is the admin web UI's OpenID Connect client at the demo issuer.
+	UIClient = "gatehouse-ui"
 )
 
 // controlPlane is gatehouse serve over a throwaway PostgreSQL.
@@ -35,6 +37,7 @@ type controlPlane struct {
 	bin      string // the gatehouse command
 	pg       *postgres
 	URL      string // the admin API, e.g. http://127.0.0.1:41234
+	UI       string // the admin web UI (URL + /ui/): sign in at the demo issuer's login page
 	Log      string // gatehouse serve's log
 	Settings string // the gateway's settings file (demo/gatehouse-controlplane.yaml plus its credential)
 	token    string // alice's token, for the CLI
@@ -79,11 +82,18 @@ func (d *Demo) startControlPlane(root string) (*controlPlane, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The web UI signs in at the issuer: the browser reaches its login page at its local address,
+	// and gatehouse serve its token endpoint (--ui-issuer-url), while tokens name IssuerName.
+	redirect := "http://" + addr + "/ui/callback"
+	d.Issuer.AllowClient(UIClient, redirect)
+	d.Issuer.SetPublicURL(d.IssuerURL)
 	if err := cp.startServe(db, "--config="+confPath, "--listen="+addr, "--admin-org="+ControlPlaneAdminOrg,
-		"--bundle-key="+filepath.Join(root, "demo", "bundle-demo-key.pem")); err != nil {
+		"--bundle-key="+filepath.Join(root, "demo", "bundle-demo-key.pem"),
+		"--ui-issuer="+IssuerName, "--ui-issuer-url="+d.IssuerURL, "--ui-client-id="+UIClient, "--ui-redirect="+redirect); err != nil {
 		return nil, err
 	}
 	cp.URL = "http://" + addr
+	cp.UI = cp.URL + "/ui/"
 	if cp.token, err = d.Issuer.Token(ControlPlaneAdmin, "", 12*time.Hour); err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ func main() {
 	}
 	if cp := d.ControlPlane; cp != nil {
 		fmt.Printf("  control plane               %s   gatehouse serve over PostgreSQL %s (log %s)\n", cp.URL, cp.pg.DSN(), cp.Log)
+		fmt.Printf("    the admin web UI: %s (sign in as alice, dave or erin at the demo issuer's login page)\n", cp.UI)
 		fmt.Printf("    the gateway reads its policy from %s/v1/bundle (signed, policyReload 1s) as %s\n", cp.URL, GatewaySubject)
 		fmt.Printf("    the CLI, as %s (platform admin):\n", ControlPlaneAdmin)
 		fmt.Printf("      export GATEHOUSE_SERVER=%s GATEHOUSE_TOKEN=$(curl -s -X POST '%s/token?sub=%s&ttl=1h' | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')\n", cp.URL, d.IssuerURL, ControlPlaneAdmin)
