@@ -77,6 +77,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	checkIssuers(p, g, opts.Issuers, initial)
 	buildRoutes(p, g, c, initial)
 	buildAssertion(p, g, c)
+	g.hNames = []string{g.hSubject, g.hIssuer, g.hOrg, g.hRoles, g.hPermissions, g.hAssertion}
 	if err := p.err(name); err != nil {
 		g.release()
 		return nil, err
@@ -485,7 +486,6 @@ func buildHeaders(p *problems, g *Gatehouse, c *Config) {
 	g.hOrg = textproto.CanonicalMIMEHeaderKey(prefix + "Org")
 	g.hRoles = textproto.CanonicalMIMEHeaderKey(prefix + "Roles")
 	g.hPermissions = textproto.CanonicalMIMEHeaderKey(prefix + "Permissions")
-	g.hNames = []string{g.hSubject, g.hIssuer, g.hOrg, g.hRoles, g.hPermissions}
 	if g.tenantHeader != "" && strings.HasPrefix(foldHeader(g.tenantHeader), foldHeader(prefix)) {
 		p.add("tenant", "the tenant header "+g.tenantHeader+" is under headerPrefix "+prefix+", whose headers Gatehouse deletes from every request")
 	}

@@ -24,16 +24,15 @@ type allowed struct {
 	cost   int64 // bytes charged to the decision cache
 
 	// The forwarded header values, built once per decision: under Yaegi a slice literal per header
-	// per request costs more than the whole lookup. values holds the subject, issuer, org, roles
-	// and permissions values in the order of Gatehouse.hNames, each nil when its header is not
-	// set (values itself is nil for a public route's allow); one loop writes them all, which
-	// costs the warm path a fifth of six separate writes under Yaegi.
+	// per request costs more than the whole lookup. values holds the subject, issuer, org, roles,
+	// permissions and signed assertion values in the order of Gatehouse.hNames, each nil when its
+	// header is not set (values itself is nil for an unsigned public route's allow); one loop
+	// writes them all, which costs the warm path a fifth of six separate writes under Yaegi.
 	values [][]string
 	vOrg   []string // values[2], for the tenant header
 
-	vAssertion []string // the signed assertion, nil without one
-	remintAt   int64    // Unix seconds from which a replay must mint a fresh assertion
-	retired    *int32   // the verifying key's retired flag (tokens.Identity.RetiredFlag); never nil in the cache
+	remintAt int64  // Unix seconds from which a replay must mint a fresh assertion
+	retired  *int32 // the verifying key's retired flag (tokens.Identity.RetiredFlag); never nil in the cache
 
 	// The window in which the inline replays may use the entry, set by put: from nbf - leeway
 	// (inclusive) to the earlier of exp + leeway and remintAt (exclusive), in Unix seconds.

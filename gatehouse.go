@@ -57,7 +57,7 @@ type Gatehouse struct {
 	hOrg         string
 	hRoles       string
 	hPermissions string
-	hNames       []string // hSubject, hIssuer, hOrg, hRoles, hPermissions: the names of allowed.values
+	hNames       []string // hSubject, hIssuer, hOrg, hRoles, hPermissions, hAssertion: the names of allowed.values
 	challenge    string
 }
 
@@ -214,7 +214,7 @@ func forbidden(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *mat
 func grant(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
 	roles, perms := policy.GrantHeaders(pol, g.trust, id, d.Org, target.Resource)
 	a := &allowed{id: id, policy: pol, route: route, org: d.Org, roles: roles, perms: perms, reason: d.Reason, remintAt: 1 << 62}
-	a.values = make([][]string, 5)
+	a.values = make([][]string, 6)
 	for i, s := range []string{id.Subject, id.Issuer, a.org, roles, perms} {
 		if s != "" {
 			a.values[i] = []string{s}
@@ -386,7 +386,11 @@ func sign(g *Gatehouse, a *allowed, req *http.Request, now time.Time) bool {
 	if tok == "" {
 		return false
 	}
-	a.vAssertion = []string{tok}
+	// A new slice: a replay's copy of a cached allow shares the cached one's values.
+	values := make([][]string, 6)
+	copy(values, a.values)
+	values[5] = []string{tok}
+	a.values = values
 	a.remintAt = exp - g.remint
 	return true
 }

@@ -142,9 +142,6 @@ func forward(g *Gatehouse, req *http.Request, a *allowed) {
 				h[g.hNames[i]] = v
 			}
 		}
-		if a.vAssertion != nil {
-			h[g.hAssertion] = a.vAssertion
-		}
 	}
 	if g.tenantHeader != "" {
 		if a != nil && a.vOrg != nil {

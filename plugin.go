@@ -243,16 +243,18 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 		return false
 	}
 	v := auth[0]
-	path := req.URL.EscapedPath()
-	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || v[6] != ' ' || !strings.EqualFold(v[:6], "bearer") ||
-		len(path) > g.maxPath || len(req.Method) > maxMethodKey || (g.tenantByHost && len(req.Host) > maxTenantKey) {
+	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || (v[:7] != "Bearer " && (v[6] != ' ' || !strings.EqualFold(v[:6], "bearer"))) {
 		return false
 	}
+	// The method, path and host are not bounded here: decisionKey stores no key whose parts
+	// exceed maxMethodKey, maxPathLength or maxTenantKey, and none of the parts can hold the NUL
+	// that separates them, so a request beyond a bound misses and takes the slow path, which
+	// refuses it (414) or decides it afresh without caching.
 	tenant := ""
 	if g.tenantByHost {
 		tenant = req.Host
 	}
-	key := req.Method + "\x00" + path + "\x00" + tenant + "\x00" + v[7:]
+	key := req.Method + "\x00" + req.URL.EscapedPath() + "\x00" + tenant + "\x00" + v[7:]
 	c := g.decisions
 	c.mu.Lock()
 	a := c.m[key]
@@ -272,9 +274,6 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 		if w != nil {
 			h[names[i]] = w
 		}
-	}
-	if a.vAssertion != nil {
-		h[g.hAssertion] = a.vAssertion
 	}
 	g.next.ServeHTTP(rw, req)
 	return true
@@ -296,9 +295,6 @@ func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http
 			h[names[i]] = w
 		}
 	}
-	if a.vAssertion != nil {
-		h[g.hAssertion] = a.vAssertion
-	}
 	g.next.ServeHTTP(rw, req)
 	return true
 }
@@ -309,11 +305,8 @@ func warmPublic(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
 	if c == nil {
 		return false
 	}
-	path := req.URL.EscapedPath()
-	if len(path) > g.maxPath {
-		return false
-	}
-	key := req.Method + "\x00" + path
+	// No bound on the path here: the public cache holds only paths within maxPathLength.
+	key := req.Method + "\x00" + req.URL.EscapedPath()
 	c.mu.Lock()
 	r := c.m[key]
 	c.mu.Unlock()
