@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 
@@ -228,10 +229,10 @@ func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource [
 
 // GrantHeaders returns what Grants returns, joined by commas as the identity headers carry them.
 // It is the request path's one call: in the common case (the token's roles in its own org, no
-// org roles, assignments or token permissions to merge) it builds each list once, without the
-// copies Grants makes for the general case.
+// org roles, assignments or token permissions to merge) it builds each list once,
+// without the copies Grants makes for the general case.
 func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (roles, perms string) {
-	if len(id.OrgRoles) != 0 || len(id.Assignments) != 0 || org != id.Org || (opts.TrustTokenPermissions && len(id.Permissions) != 0) || (p != nil && len(p.grants[id.Subject+"\x00"+org]) != 0) {
+	if org != id.Org || len(id.OrgRoles) != 0 || len(id.Assignments) != 0 || (opts.TrustTokenPermissions && len(id.Permissions) != 0) || (p != nil && len(p.grants[id.Subject+"\x00"+org]) != 0) {
 		return joinGrants(p, opts, id, org, resource)
 	}
 	list := id.Roles
@@ -248,10 +249,13 @@ func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, reso
 			all = append(all, perm)
 		}
 	}
-	if len(all) > 1 {
+	if len(list) > 1 {
 		all = tokens.SortedSet(all)
+	} else {
+		sort.Strings(all) // one role's permissions are distinct keys of one map
 	}
-	return roles, strings.Join(all, ",")
+	perms = strings.Join(all, ",")
+	return roles, perms
 }
 
 // joinGrants is GrantHeaders' general case.
