@@ -255,8 +255,9 @@ type sessions struct {
 	byID map[string]*session
 }
 
-// maxSessions bounds the sessions kept (the oldest-expiring go first when full).
-const maxSessions = 10000
+// maxSessions bounds the sessions kept (when full: pending sign-ins first, then the ones closest to
+// expiring).
+var maxSessions = 10000
 
 func (ss *sessions) init() { ss.byID = map[string]*session{} }
 
@@ -288,9 +289,12 @@ func (ss *sessions) put(s *session, now time.Time) {
 			}
 		}
 		for len(ss.byID) >= maxSessions {
+			// Pending sign-ins go first (a flood of /ui/login evicts no signed-in session), then
+			// the session closest to expiring.
 			var oldest *session
 			for _, o := range ss.byID {
-				if oldest == nil || o.expires.Before(oldest.expires) {
+				if oldest == nil || (o.token == "") != (oldest.token == "") && o.token == "" ||
+					(o.token == "") == (oldest.token == "") && o.expires.Before(oldest.expires) {
 					oldest = o
 				}
 			}

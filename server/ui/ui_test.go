@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -465,4 +466,28 @@ func mustRequest(t testing.TB, method, path string) *http.Request {
 		t.Fatal(err)
 	}
 	return r
+}
+
+func TestAFloodOfSignInsEvictsNoSignedInSession(t *testing.T) {
+	defer func(n int) { maxSessions = n }(maxSessions)
+	maxSessions = 3
+	var ss sessions
+	ss.init()
+	now := time.Now()
+	ss.put(&session{id: "alice", token: "t", expires: now.Add(time.Minute)}, now)
+	for i := 0; i < 10; i++ {
+		ss.put(&session{id: "pending-" + strconv.Itoa(i), state: "s", expires: now.Add(10 * time.Minute)}, now)
+	}
+	if ss.get("alice", now) == nil || len(ss.byID) != 3 || ss.get("pending-9", now) == nil {
+		t.Fatalf("kept %d sessions, alice's: %v", len(ss.byID), ss.get("alice", now) != nil)
+	}
+	ss.put(&session{id: "bob", token: "t", expires: now.Add(time.Hour)}, now)
+	ss.put(&session{id: "carol", token: "t", expires: now.Add(time.Hour)}, now)
+	ss.put(&session{id: "dave", token: "t", expires: now.Add(time.Hour)}, now)
+	if ss.get("alice", now) != nil || ss.get("bob", now) == nil || ss.get("dave", now) == nil {
+		t.Fatal("with no pending sign-in left, the session closest to expiring goes")
+	}
+	if ss.get("bob", now.Add(2*time.Hour)) != nil {
+		t.Fatal("an expired session is still served")
+	}
 }
