@@ -243,7 +243,7 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 		return false
 	}
 	v := auth[0]
-	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || (v[:7] != "Bearer " && (v[6] != ' ' || !strings.EqualFold(v[:6], "bearer"))) {
+	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || (v[:7] != "Bearer " && !bearer(v)) {
 		return false
 	}
 	// The method, path and host are not bounded here: decisionKey stores no key whose parts
@@ -277,6 +277,12 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 	}
 	g.next.ServeHTTP(rw, req)
 	return true
+}
+
+// bearer reports whether an Authorization value of at least 7 bytes starts with the Bearer
+// scheme in another case than "Bearer " (RFC 9110: the scheme is case-insensitive).
+func bearer(v string) bool {
+	return v[6] == ' ' && strings.EqualFold(v[:6], "bearer")
 }
 
 // warmDynamic is warmDecision's replay when the policy can change after New (policyFile,

@@ -35,6 +35,11 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer "+bearer)
 			return r
 		}
+		schemed := func(scheme string) *http.Request {
+			r := req(path, tok)
+			r.Header.Set("Authorization", scheme+tok)
+			return r
+		}
 		rec := httptest.NewRecorder()
 		g.ServeHTTP(rec, req(path, tok))
 		if rec.Code != 200 {
@@ -48,6 +53,10 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 			{"the same request", req(path, tok), true},
 			{"another path", req(path+"x", tok), false},
 			{"another token", req(path, tok+"x"), false},
+			{"the same request, the scheme in lower case", schemed("bearer "), true},
+			{"the same request, the scheme in capitals", schemed("BEARER "), true},
+			{"the same token under another scheme", schemed("Basic? "), false},
+			{"the same token after a scheme without its space", schemed("Bearerx"), false},
 		} {
 			got := warmDecision(g, httptest.NewRecorder(), tc.r, tc.r.Header, tc.r.Header["Authorization"])
 			if got != tc.hit {
