@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/server/review"
 )
 
 func TestSignedInAliceReachesEveryPage(t *testing.T) {
@@ -489,5 +491,27 @@ func TestAFloodOfSignInsEvictsNoSignedInSession(t *testing.T) {
 	}
 	if ss.get("bob", now.Add(2*time.Hour)) != nil {
 		t.Fatal("an expired session is still served")
+	}
+}
+
+func TestTheLatestReviewIsShownToPlatformAdminsOnly(t *testing.T) {
+	e := newEnv(t)
+	at := time.Now().UTC().Truncate(time.Second)
+	for _, title := range []string{"an older review", "dave denied 30 times in a minute"} {
+		r := &review.Report{At: at, Since: at.Add(-24 * time.Hour), Counts: map[string]int{"high": 1},
+			Findings: []review.Finding{{Key: "burst:dave", Class: "denial-burst", Severity: "high", Title: title, Evidence: map[string]interface{}{"subject": "dave"}}}}
+		if err := review.Save(ctx, e.db.Pool(), r); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Minute)
+	}
+	c, _ := e.signIn("alice")
+	p := e.get(c, "/ui/review")
+	if p.status != 200 || !strings.Contains(p.body, "dave denied 30 times in a minute") || strings.Contains(p.body, "an older review") || !strings.Contains(p.body, `class="sev-high"`) {
+		t.Fatalf("%d\n%s", p.status, p.body)
+	}
+	c, _ = e.signIn("erin")
+	if p := e.get(c, "/ui/review"); p.status != http.StatusForbidden || strings.Contains(p.body, "dave") {
+		t.Fatalf("erin: %d\n%s", p.status, p.body)
 	}
 }
