@@ -48,7 +48,7 @@ func (e *env) browser(t *testing.T) *browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-default-browser-check", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 860),
+		chromedp.WindowSize(1280, 1000),
 	}
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(alloc)
@@ -159,10 +159,10 @@ func TestInChromiumAliceChangesARoleAndAnAssignmentAndSeesTheDenials(t *testing.
 		at := now.Add(-time.Duration(i*35) * time.Minute)
 		lines = append(lines, decision(at, "allow", "bob", "acme", "GET /orgs/{org}/workflows", "workflows:read", "granted"))
 		if i%3 == 0 {
-			lines = append(lines, decision(at.Add(time.Minute), "deny", "dave", "acme", "POST /orgs/{org}/workflows", "workflows:create", "missing permission"))
+			lines = append(lines, decision(at.Add(-time.Minute), "deny", "dave", "acme", "POST /orgs/{org}/workflows", "workflows:create", "missing permission"))
 		}
 		if i%5 == 0 {
-			lines = append(lines, decision(at.Add(2*time.Minute), "deny", "erin", "acme", "GET /orgs/{org}/workflows", "workflows:read", "cross-tenant"))
+			lines = append(lines, decision(at.Add(-2*time.Minute), "deny", "erin", "acme", "GET /orgs/{org}/workflows", "workflows:read", "cross-tenant"))
 		}
 	}
 	e.ingest(lines...)
