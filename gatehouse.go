@@ -277,22 +277,6 @@ func dynamicPolicy(g *Gatehouse, id *tokens.Identity) *policy.Policy {
 	return g.policyFile.Current(time.Now())
 }
 
-// warmPolicy is dynamicPolicy for warmDynamic, which replays an allow only while its policy is
-// the one in force: the bundle of such an allow was checked (checkBundle) when the allow was made,
-// and a new bundle never equals it, so the replay skips the check.
-func warmPolicy(g *Gatehouse, id *tokens.Identity, now time.Time) *policy.Policy {
-	base := g.staticPolicy
-	if g.remote != nil {
-		base = policy.CurrentRemote(g.remote, now)
-	} else if g.policyFile != nil {
-		base = g.policyFile.Current(now)
-	}
-	if base == nil || g.lookup == nil || id.Subject == "" {
-		return base
-	}
-	return policy.SubjectPolicy(g.lookup, base, id.Issuer, id.Subject, now)
-}
-
 // controlPlanePolicy returns the policy that decides for id: the base policy with, under
 // assignmentsURL, id's looked-up assignments added. nil: the control plane could not provide it
 // (the request is answered 503). The pointer stays the same while nothing changes, so cached

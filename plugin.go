@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/policy"
 	"github.com/gatehouse-dev/gatehouse/tokens"
 )
 
@@ -288,8 +289,18 @@ func bearer(v string) bool {
 // policyURL, assignmentsURL): the cached allow holds only under the policy in force now for its
 // identity. A function of its own, so that the inline policy's warm path reserves none of this.
 func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, a *allowed) bool {
+	// The policy in force for a.id (dynamicPolicy's, without checkBundle: the bundle of a cached
+	// allow was checked when the allow was made, and a new bundle never equals it).
 	now := time.Now()
-	pol := warmPolicy(g, a.id, now)
+	pol := g.staticPolicy
+	if g.remote != nil {
+		pol = policy.CurrentRemote(g.remote, now)
+	} else if g.policyFile != nil {
+		pol = g.policyFile.Current(now)
+	}
+	if pol != nil && g.lookup != nil && a.id.Subject != "" {
+		pol = policy.SubjectPolicy(g.lookup, pol, a.id.Issuer, a.id.Subject, now)
+	}
 	unix := now.Unix()
 	if unix >= a.until || unix < a.from || pol != a.policy || atomic.LoadInt32(a.retired) != 0 {
 		return false
