@@ -21,7 +21,7 @@ go -C demo test -race -count=1 ./...
 echo "== demo module: concurrency, registry release and the warm-path budget through Yaegi (without -race: the interpreter's own frames race, and timings need it off)"
 go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers|TestCancelledMiddlewaresGiveSharedSourcesBack|TestTheWarmPathStaysWithinItsBudget' -v ./harness | grep -E '^(---|ok|FAIL|PASS)|guard_test'
 
-echo "== server module: gatehouse forward-auth (the plugin's engine behind real nginx and Caddy)"
+echo "== server module: forward-auth behind real nginx, Caddy and HAProxy; the control plane (store, admin API, CLI, audit, review) on a real PostgreSQL; the web UI in real Chromium"
 go -C server vet ./...     # two lines, not "&&": under set -e a failure left of && would not stop the script
 go -C server test -race -count=1 ./...
 
