@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/server/internal/serving"
 )
 
 // Usage is the command line of `gatehouse forward-auth`.
@@ -25,9 +25,6 @@ Answers auth requests from a proxy with the Gatehouse plugin's decisions:
   ` + EnvoyPrefix + `/...     the request itself below the prefix (Envoy ext_authz, path_prefix: ` + EnvoyPrefix + `)
   /healthz, /readyz, /metrics
 `
-
-// shutdownGrace is how long in-flight auth requests get to finish after SIGTERM or SIGINT.
-const shutdownGrace = 10 * time.Second
 
 // Command runs `gatehouse forward-auth` until SIGTERM or SIGINT (or ctx ends), then shuts down
 // gracefully. It returns the exit status: 0 after a clean shutdown, 1 when the configuration is
@@ -87,29 +84,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, listening func(ne
 }
 
 // serve answers on ln until ctx ends, then stops taking requests (readiness 503, listener closed)
-// and waits up to shutdownGrace for the requests in flight.
+// and waits for the requests in flight (serving.Grace).
 func serve(ctx context.Context, s *Server, ln net.Listener, stderr io.Writer, listening func(net.Addr)) int {
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	fmt.Fprintln(stderr, `{"gatehouse":"forward-auth","listening":`+strconv.Quote(ln.Addr().String())+`}`)
-	if listening != nil {
-		listening(ln.Addr())
-	}
-	select {
-	case err := <-done:
-		fmt.Fprintln(stderr, "gatehouse forward-auth:", err)
-		return 1
-	case <-ctx.Done():
-	}
-	s.SetReady(false)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		fmt.Fprintln(stderr, "gatehouse forward-auth: shutdown:", err)
-		return 1
-	}
-	fmt.Fprintln(stderr, `{"gatehouse":"forward-auth","stopped":true}`)
-	return 0
+	return serving.Run(ctx, ln, serving.Options{Name: "forward-auth", Handler: s, Timeout: 30 * time.Second, SetReady: s.SetReady, Listening: listening}, stderr)
 }

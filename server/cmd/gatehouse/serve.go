@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/server/admin"
 	"github.com/gatehouse-dev/gatehouse/server/audit"
 	"github.com/gatehouse-dev/gatehouse/server/forwardauth"
+	"github.com/gatehouse-dev/gatehouse/server/internal/serving"
 	"github.com/gatehouse-dev/gatehouse/server/store"
 	"github.com/gatehouse-dev/gatehouse/server/ui"
 )
@@ -60,9 +61,6 @@ Runs the control plane: the admin API, the bundle and per-subject endpoints gate
 POST /v1/audit takes audit lines from gateways and log shippers (gatehouse:audit:write).
 A flag wins over its environment variable.
 `
-
-// serveGrace is how long in-flight requests get after SIGTERM or SIGINT.
-const serveGrace = 10 * time.Second
 
 // envFlags fills, for each flag not given on the command line, the value of its variable.
 func envFlags(fs *flag.FlagSet, getenv func(string) string, vars map[string]string) error {
@@ -207,31 +205,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		fmt.Fprintln(stderr, "gatehouse serve:", err)
 		return 1
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
 	signed := "false"
 	if key != nil {
 		signed = strconv.Quote(key.Algorithm() + " " + key.KeyID())
 	}
-	fmt.Fprintln(stderr, `{"gatehouse":"serve","listening":`+strconv.Quote(ln.Addr().String())+`,"signing":`+signed+`}`)
-	if listening != nil {
-		listening(ln.Addr())
-	}
-	select {
-	case err := <-done:
-		fmt.Fprintln(stderr, "gatehouse serve:", err)
-		return 1
-	case <-ctx.Done():
-	}
-	s.SetReady(false)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), serveGrace)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		fmt.Fprintln(stderr, "gatehouse serve: shutdown:", err)
-		return 1
-	}
-	fmt.Fprintln(stderr, `{"gatehouse":"serve","stopped":true}`)
-	return 0
+	return serving.Run(ctx, ln, serving.Options{Name: "serve", Handler: handler, Timeout: 60 * time.Second,
+		StartFields: `,"signing":` + signed, SetReady: s.SetReady, Listening: listening}, stderr)
 }
