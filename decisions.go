@@ -34,8 +34,8 @@ type allowed struct {
 	remintAt int64  // Unix seconds from which a replay must mint a fresh assertion
 	retired  *int32 // the verifying key's retired flag (tokens.Identity.RetiredFlag); never nil in the cache
 
-	// The window in which the inline replays may use the entry, set by put: from nbf - leeway
-	// (inclusive) to the earlier of exp + leeway and remintAt (exclusive), in Unix seconds.
+	// The window in which the inline replays may use the entry, set by putDecision: from
+	// nbf - leeway (inclusive) to the earlier of exp + leeway and remintAt (exclusive), Unix seconds.
 	from, until int64
 }
 
@@ -68,7 +68,9 @@ func newDecisionCache(max int, maxBytes int64) *decisionCache {
 	return &decisionCache{max: max, maxBytes: maxBytes, m: make(map[string]*allowed, 64)}
 }
 
-func (c *decisionCache) put(key string, a *allowed, leeway int64) {
+// putDecision stores an allow under key (a plain function: under Yaegi a method call costs about 28
+// allocations more, and every cold request that is cached makes this call).
+func putDecision(c *decisionCache, key string, a *allowed, leeway int64) {
 	if a.retired = a.id.RetiredFlag(); a.retired == nil {
 		return // an identity without a key is never replayed
 	}
@@ -98,7 +100,7 @@ func (c *decisionCache) put(key string, a *allowed, leeway int64) {
 	c.mu.Unlock()
 }
 
-func (c *decisionCache) drop(key string) {
+func dropDecision(c *decisionCache, key string) {
 	c.mu.Lock()
 	if old := c.m[key]; old != nil {
 		c.bytes -= old.cost
@@ -128,7 +130,8 @@ func newPublicCache(max int, maxBytes int64) *publicCache {
 // publicEntryOverhead is charged per public-cache entry on top of its key (map slot and string header).
 const publicEntryOverhead = 128
 
-func (c *publicCache) put(key string, r *matcher.Route) {
+// putPublic remembers that key (method and escaped path) matched the public route r.
+func putPublic(c *publicCache, key string, r *matcher.Route) {
 	cost := int64(len(key)) + publicEntryOverhead
 	c.mu.Lock()
 	if c.m[key] == nil {
@@ -235,7 +238,7 @@ func replay(g *Gatehouse, req *http.Request) bool {
 		pol = g.policyFile.Current(now)
 	}
 	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || a.id.KeyRetired() {
-		c.drop(key)
+		dropDecision(c, key)
 		return false
 	}
 	if unix >= a.remintAt {
@@ -243,11 +246,11 @@ func replay(g *Gatehouse, req *http.Request) bool {
 		// entries are read concurrently and never changed).
 		fresh := *a
 		if !sign(g, &fresh, req, time.Unix(unix, 0)) {
-			c.drop(key)
+			dropDecision(c, key)
 			return false
 		}
 		a = &fresh
-		c.put(key, a, g.leeway)
+		putDecision(c, key, a, g.leeway)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {

@@ -150,7 +150,7 @@ func finish(g *Gatehouse, req *http.Request, key, token string, a *allowed) *out
 		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
 	}
 	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
-		g.decisions.put(key, a, g.leeway)
+		putDecision(g.decisions, key, a, g.leeway)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {
@@ -190,7 +190,7 @@ func publicOrDeny(g *Gatehouse, req *http.Request, route *matcher.Route, path st
 		forward(g, req, a)
 	} else {
 		if g.public != nil {
-			g.public.put(req.Method+"\x00"+path, route)
+			putPublic(g.public, req.Method+"\x00"+path, route)
 		}
 		forward(g, req, nil)
 	}

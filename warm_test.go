@@ -66,11 +66,11 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 	}
 }
 
-// TestTheInlineReplayKeepsToTheWindowPutSets: the inline replays compare the clock with the
-// window put stores (nbf and exp widened by the leeway, cut at the assertion's remint time), not
-// with the token's claims: put must store exactly that window, and an entry past its window must
-// not be replayed.
-func TestTheInlineReplayKeepsToTheWindowPutSets(t *testing.T) {
+// TestTheInlineReplayKeepsToTheWindowPutDecisionSets: the inline replays compare the clock with
+// the window putDecision stores (nbf and exp widened by the leeway, cut at the assertion's remint
+// time), not with the token's claims: putDecision must store exactly that window, and an entry
+// past its window must not be replayed.
+func TestTheInlineReplayKeepsToTheWindowPutDecisionSets(t *testing.T) {
 	const secret = "fake-unit-test-secret-0123456789abcdef"
 	c := CreateConfig()
 	c.Secret = secret
@@ -122,7 +122,7 @@ func TestTheInlineReplayKeepsToTheWindowPutSets(t *testing.T) {
 	}
 	b := *a
 	b.remintAt = now + 5
-	g.decisions.put(requestKey(g, req()), &b, g.leeway)
+	putDecision(g.decisions, requestKey(g, req()), &b, g.leeway)
 	if b.until != now+5 {
 		t.Errorf("an entry to be reminted at %d: window ends at %d", now+5, b.until)
 	}
