@@ -2,7 +2,6 @@ package gatehouse
 
 import (
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -84,20 +83,28 @@ func putDecision(c *decisionCache, key string, a *allowed, leeway int64) {
 		return
 	}
 	c.mu.Lock()
+	if len(c.m) >= c.max || c.bytes+a.cost > c.maxBytes || c.m[key] != nil {
+		makeRoom(c, key, a.cost)
+	}
+	c.m[key] = a
+	c.bytes += a.cost
+	c.mu.Unlock()
+}
+
+// makeRoom (c locked) removes key's entry and then arbitrary entries until one of cost fits within
+// the cache's bounds. A function of its own: until the cache is full, puts need none of it.
+func makeRoom(c *decisionCache, key string, cost int64) {
 	if old := c.m[key]; old != nil {
 		c.bytes -= old.cost
 		delete(c.m, key)
 	}
-	for len(c.m) > 0 && (len(c.m) >= c.max || c.bytes+a.cost > c.maxBytes) {
+	for len(c.m) > 0 && (len(c.m) >= c.max || c.bytes+cost > c.maxBytes) {
 		for k, v := range c.m {
 			c.bytes -= v.cost
 			delete(c.m, k)
 			break
 		}
 	}
-	c.m[key] = a
-	c.bytes += a.cost
-	c.mu.Unlock()
 }
 
 func dropDecision(c *decisionCache, key string) {
@@ -190,7 +197,11 @@ func requestKey(g *Gatehouse, req *http.Request) string {
 
 // decisionKey builds the key of requestKey from the request's Authorization values and escaped path.
 func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) string {
-	if len(auth) != 1 || len(auth[0]) < 8 || len(auth[0]) > tokens.MaxTokenSize+7 || auth[0][6] != ' ' || !strings.EqualFold(auth[0][:6], "bearer") {
+	if len(auth) != 1 {
+		return ""
+	}
+	v := auth[0]
+	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || (v[:7] != "Bearer " && !bearer(v)) {
 		return ""
 	}
 	tenant := ""
@@ -206,7 +217,7 @@ func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) st
 	if len(path) > g.maxPath || len(tenant) > maxTenantKey || len(req.Method) > maxMethodKey {
 		return ""
 	}
-	return req.Method + "\x00" + path + "\x00" + tenant + "\x00" + auth[0][7:]
+	return req.Method + "\x00" + path + "\x00" + tenant + "\x00" + v[7:]
 }
 
 // replay lets a request through from a cached allow if it is still valid; it reports whether it

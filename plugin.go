@@ -237,7 +237,7 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 // case: one Bearer header, no tenant header). Its own function: under Yaegi a call reserves the
 // whole frame, and public requests need none of this. The header writes repeat forward's on
 // purpose: the call costs this path about a fifth of its time under Yaegi. The entry's window
-// (from, until: exp and nbf with the leeway, and the assertion's remint time) was set by put.
+// (from, until: exp and nbf with the leeway, the assertion's remint time) is putDecision's.
 func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, auth []string) bool {
 	if len(auth) != 1 {
 		return false

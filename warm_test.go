@@ -3,6 +3,7 @@ package gatehouse
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -125,5 +126,70 @@ func TestTheInlineReplayKeepsToTheWindowPutDecisionSets(t *testing.T) {
 	putDecision(g.decisions, requestKey(g, req()), &b, g.leeway)
 	if b.until != now+5 {
 		t.Errorf("an entry to be reminted at %d: window ends at %d", now+5, b.until)
+	}
+}
+
+// TestTheDecisionCacheKeepsToItsBounds: putDecision evicts only when an entry would not fit (its
+// fast path skips makeRoom), so the bounds must hold whichever way an entry arrives: a full cache
+// (entries), a cache out of bytes, and a key stored again (its old cost given back, not counted
+// twice).
+func TestTheDecisionCacheKeepsToItsBounds(t *testing.T) {
+	const secret = "fake-unit-test-secret-0123456789abcdef"
+	c := CreateConfig()
+	c.Secret = secret
+	c.Tenant = "none"
+	c.Unmatched = "authenticated"
+	g := newTestMiddleware(t, c, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "org_id": "acme", "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/data", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	g.ServeHTTP(httptest.NewRecorder(), r)
+	var a *allowed
+	for _, v := range g.decisions.m {
+		a = v
+	}
+	if a == nil {
+		t.Fatal("the allow was not cached")
+	}
+	key := func(i int) string { return "GET\x00/k" + strconv.Itoa(i) + "\x00\x00" + tok }
+	cost := func(i int) int64 {
+		b := *a
+		putDecision(newDecisionCache(1, 1<<30), key(i), &b, 0)
+		return b.cost
+	}
+	for _, tc := range []struct {
+		what       string
+		max        int
+		maxBytes   int64
+		keys       []int
+		wantLen    int
+		wantLatest bool
+	}{
+		{"a cache of 3 entries given 10", 3, 1 << 30, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 3, true},
+		{"a cache of two entries' bytes given 10", 100, 2*cost(10) + 1, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, 2, true},
+		{"one key stored five times", 100, 1 << 30, []int{4, 4, 4, 4, 4}, 1, true},
+		{"an entry larger than the whole cache", 100, cost(1) - 1, []int{1}, 0, false},
+	} {
+		dc := newDecisionCache(tc.max, tc.maxBytes)
+		for _, i := range tc.keys {
+			b := *a
+			putDecision(dc, key(i), &b, 0)
+			if len(dc.m) > tc.max || dc.bytes > tc.maxBytes {
+				t.Fatalf("%s: %d entries, %d bytes: beyond %d entries, %d bytes", tc.what, len(dc.m), dc.bytes, tc.max, tc.maxBytes)
+			}
+		}
+		var sum int64
+		for _, e := range dc.m {
+			sum += e.cost
+		}
+		if len(dc.m) != tc.wantLen || dc.bytes != sum {
+			t.Errorf("%s: %d entries (want %d), %d bytes counted for %d held", tc.what, len(dc.m), tc.wantLen, dc.bytes, sum)
+		}
+		if last := key(tc.keys[len(tc.keys)-1]); (dc.m[last] != nil) != tc.wantLatest {
+			t.Errorf("%s: the last entry stored is held: %v, want %v", tc.what, dc.m[last] != nil, tc.wantLatest)
+		}
 	}
 }
