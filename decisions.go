@@ -70,7 +70,7 @@ func newDecisionCache(max int, maxBytes int64) *decisionCache {
 // putDecision stores an allow under key (a plain function: under Yaegi a method call costs about 28
 // allocations more, and every cold request that is cached makes this call).
 func putDecision(c *decisionCache, key string, a *allowed, leeway int64) {
-	if a.retired = a.id.RetiredFlag(); a.retired == nil {
+	if a.retired = tokens.RetiredFlagOf(a.id); a.retired == nil {
 		return // an identity without a key is never replayed
 	}
 	a.from = a.id.NotBefore - leeway
@@ -78,7 +78,7 @@ func putDecision(c *decisionCache, key string, a *allowed, leeway int64) {
 	if a.remintAt < a.until {
 		a.until = a.remintAt
 	}
-	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + a.id.Bytes() + entryOverhead
+	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + tokens.BytesOf(a.id) + entryOverhead
 	if a.cost > c.maxBytes {
 		return
 	}
@@ -246,9 +246,9 @@ func replay(g *Gatehouse, req *http.Request) bool {
 	} else {
 		now := time.Now()
 		unix = now.Unix()
-		pol = g.policyFile.Current(now)
+		pol = policy.CurrentFile(g.policyFile, now)
 	}
-	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || a.id.KeyRetired() {
+	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || tokens.KeyRetiredOf(a.id) {
 		dropDecision(c, key)
 		return false
 	}

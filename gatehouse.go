@@ -108,7 +108,7 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	if err != nil {
 		return refused(g, req, path)
 	}
-	route, vals := g.routes.Match(req.Method, segs)
+	route, vals := matcher.MatchTable(g.routes, req.Method, segs)
 	if route == nil {
 		route = g.unmatched
 	}
@@ -118,7 +118,7 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	var id *tokens.Identity
 	token, err := tokens.Extract(req, g.sources)
 	if err == nil {
-		id, err = g.verifier.Verify(token)
+		id, err = tokens.VerifyToken(g.verifier, token)
 	}
 	if err != nil {
 		return tokenDenial(err, route)
@@ -262,7 +262,7 @@ func basePolicy(g *Gatehouse, now time.Time) *policy.Policy {
 		return p
 	}
 	if g.policyFile != nil {
-		return g.policyFile.Current(now)
+		return policy.CurrentFile(g.policyFile, now)
 	}
 	return g.staticPolicy
 }

@@ -296,7 +296,7 @@ func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http
 	if g.remote != nil {
 		pol = policy.CurrentRemote(g.remote, now)
 	} else if g.policyFile != nil {
-		pol = g.policyFile.Current(now)
+		pol = policy.CurrentFile(g.policyFile, now)
 	}
 	if pol != nil && g.lookup != nil && a.id.Subject != "" {
 		pol = policy.SubjectPolicy(g.lookup, pol, a.id.Issuer, a.id.Subject, now)

@@ -74,7 +74,7 @@ func cacheGet(c *Cache, token string, now, leeway int64) *Identity {
 }
 
 func cachePut(c *Cache, token string, id *Identity) {
-	cost := int64(arrayCost(len(token))) + identityBytes(id) + cacheEntryOverhead
+	cost := int64(arrayCost(len(token))) + BytesOf(id) + cacheEntryOverhead
 	if cost > c.maxBytes || c.maxEntries <= 0 {
 		return
 	}
