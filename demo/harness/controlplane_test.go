@@ -212,7 +212,7 @@ func bundleConfig(cp *controlPlane, kv ...interface{}) map[string]interface{} {
 // lookupConfig is a middleware with an inline policy (roles, no assignments) and per-subject assignments.
 func lookupConfig(cp *controlPlane, kv ...interface{}) map[string]interface{} {
 	c := baseConfig("routes", cpRoutes, "policy", cpBundle(""), "policyCredential", cpCredential,
-		"assignmentsURL", cp.URL+"/v1/subjects/{subject}/assignments?issuer={issuer}", "assignmentsTTL", "150ms", "assignmentsStale", "400ms")
+		"assignmentsURL", cp.URL+"/v1/subjects/{subject}/assignments?issuer={issuer}", "assignmentsTTL", "1m", "assignmentsStale", "400ms")
 	if cp.signed {
 		c["policyKey"] = cp.pub
 	}
@@ -509,7 +509,7 @@ func TestAssignmentsFromTheControlPlane(t *testing.T) {
 		t.Run(l.Name()+"/after the TTL the lookup is refreshed, and a removed assignment revokes the cached allow", func(t *testing.T) {
 			cp := newControlPlane(t, false)
 			cp.set(func(cp *controlPlane) { cp.subjects["alice"] = moderator })
-			h, b := instance(t, l, lookupConfig(cp))
+			h, b := instance(t, l, lookupConfig(cp, "assignmentsTTL", "300ms"))
 			tok := aliceToken(t)
 			if rec := serve(h, deletePost.with(tok)); rec.Code != 200 {
 				t.Fatalf("moderator: %d", rec.Code)
@@ -518,7 +518,7 @@ func TestAssignmentsFromTheControlPlane(t *testing.T) {
 			if rec := serve(h, deletePost.with(tok)); rec.Code != 200 {
 				t.Fatalf("within the TTL: %d", rec.Code)
 			}
-			time.Sleep(170 * time.Millisecond)
+			time.Sleep(350 * time.Millisecond)
 			if rec := serve(h, deletePost.with(tok)); rec.Code != 403 || b.calls != 2 {
 				t.Fatalf("after the TTL: %d (backend calls %d)", rec.Code, b.calls)
 			}
@@ -529,7 +529,7 @@ func TestAssignmentsFromTheControlPlane(t *testing.T) {
 		t.Run(l.Name()+"/with the control plane down a stale entry serves up to assignmentsStale, then 503", func(t *testing.T) {
 			cp := newControlPlane(t, true)
 			cp.set(func(cp *controlPlane) { cp.subjects["alice"] = moderator })
-			h, _ := instance(t, l, lookupConfig(cp, "cacheSize", "0"))
+			h, _ := instance(t, l, lookupConfig(cp, "cacheSize", "0", "assignmentsTTL", "300ms", "assignmentsStale", "600ms"))
 			tok := aliceToken(t)
 			if rec := serve(h, deletePost.with(tok)); rec.Code != 200 {
 				t.Fatalf("first: %d", rec.Code)
@@ -539,11 +539,11 @@ func TestAssignmentsFromTheControlPlane(t *testing.T) {
 			// a loaded machine it can take tens of milliseconds).
 			start := time.Now()
 			cp.down.Store(true)
-			time.Sleep(200*time.Millisecond - time.Since(start))
+			time.Sleep(400*time.Millisecond - time.Since(start))
 			if rec := serve(h, deletePost.with(tok)); rec.Code != 200 {
 				t.Errorf("stale within TTL + assignmentsStale: %d", rec.Code)
 			}
-			time.Sleep(600*time.Millisecond - time.Since(start))
+			time.Sleep(1000*time.Millisecond - time.Since(start))
 			rec := serve(h, deletePost.with(tok))
 			if rec.Code != 503 || !strings.Contains(rec.Body.String(), "assignments not available from the control plane") {
 				t.Errorf("past TTL + assignmentsStale: %d %s", rec.Code, rec.Body.String())
