@@ -135,6 +135,9 @@ func NewYaegi(root string, stdout, stderr *os.File) (*Yaegi, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failed to eval CreateConfig: %w", err)
 	}
+	// Every package of the plugin is compiled by now: the interpreter reads no source after the
+	// import, so the GOPATH (a directory and a link) goes at once instead of piling up in $TMPDIR.
+	_ = os.RemoveAll(gopath)
 	return &Yaegi{interp: i, fnNew: fnNew, fnCreateConfig: fnCreateConfig}, nil
 }
 
