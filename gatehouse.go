@@ -39,6 +39,7 @@ type Gatehouse struct {
 	decisions          *decisionCache
 	public             *publicCache
 	plainForward       bool   // the warm path may forward inline: no tenant header, token kept, no allow audit
+	finishAllow        bool   // an allow may be signed, stored or audited: evaluate ends it in finish
 	tenantByHost       bool   // the decision key must include the Host
 	tenantHeader       string // the decision key must include this header (header tenant mode)
 	leeway             int64  // seconds
@@ -136,7 +137,7 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 		return forbidden(g, pol, id, route, d, target)
 	}
 	a := grant(g, pol, id, route, d, target)
-	if g.signer != nil || key != "" || g.auditAllowed {
+	if g.finishAllow {
 		return finish(g, req, key, token, a)
 	}
 	forward(g, req, a)
