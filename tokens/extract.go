@@ -82,8 +82,10 @@ func headerToken(values []string, authorization bool) (string, error) {
 	}
 	t := strings.TrimSpace(values[0])
 	var err error
-	// "Bearer " and a token, as nearly every client sends it, is read here; bearer reads the rest.
-	if len(t) > 7 && t[6] == ' ' && strings.EqualFold(t[:6], "bearer") {
+	// "Bearer " and a token, spelt as nearly every client sends it, is read here (one string
+	// comparison, no compiled EqualFold); bearer reads the rest, other spellings of the scheme
+	// included, with the same result.
+	if len(t) > 7 && t[:7] == "Bearer " {
 		if t = strings.TrimSpace(t[7:]); t == "" {
 			return "", ErrMalformed
 		}

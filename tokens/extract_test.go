@@ -134,3 +134,37 @@ func TestParseSourceRefusesCookieNamesNoCookieCarries(t *testing.T) {
 		})
 	}
 }
+
+func TestASingleHeaderSourceReadsEverySpellingOfTheSchemeAsTheGeneralLoop(t *testing.T) {
+	cases := []struct {
+		name  string
+		value string
+		want  string
+		err   error
+	}{
+		{"Bearer as clients spell it is stripped", "Bearer tok", "tok", nil},
+		{"a lower-case scheme is stripped too", "bearer tok", "tok", nil},
+		{"an upper-case scheme is stripped too", "BEARER tok", "tok", nil},
+		{"a tab after the scheme separates it", "Bearer\ttok", "tok", nil},
+		{"spaces after the scheme are trimmed", "Bearer   tok ", "tok", nil},
+		{"the scheme alone is malformed", "Bearer", "", ErrMalformed},
+		{"the scheme and white space only is malformed", "Bearer    ", "", ErrMalformed},
+		{"a scheme glued to the token is no bearer token", "Bearertok", "", ErrNoToken},
+		{"another scheme carries no bearer token", "Basic dXNlcg==", "", ErrNoToken},
+	}
+	sources := []Source{{Kind: "header", Name: "Authorization"}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", "http://example.test/", nil)
+			req.Header["Authorization"] = []string{c.value}
+			got, err := Extract(req, sources)
+			if got != c.want || err != c.err {
+				t.Fatalf("Extract = %q, %v; want %q, %v", got, err, c.want, c.err)
+			}
+			loop, loopErr := extract(req, sources)
+			if got != loop || err != loopErr {
+				t.Fatalf("Extract = %q, %v; the general loop reads %q, %v", got, err, loop, loopErr)
+			}
+		})
+	}
+}
