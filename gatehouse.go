@@ -82,6 +82,13 @@ func authorize(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
 	if o == nil {
 		return true
 	}
+	return denied(g, rw, req, o)
+}
+
+// denied answers a denial, or in shadow mode audits it and forwards the request anyway; it reports
+// whether the request goes on. A function of its own: most requests are allowed, and authorize
+// then reserves no slot for this.
+func denied(g *Gatehouse, rw http.ResponseWriter, req *http.Request, o *outcome) bool {
 	if g.shadow && o.status != 500 {
 		g.audit(req, o, "shadow-deny")
 		forward(g, req, o.grant)
@@ -378,6 +385,16 @@ func sign(g *Gatehouse, a *allowed, req *http.Request, now time.Time) bool {
 	a.values = values
 	a.remintAt = exp - g.remint
 	return true
+}
+
+// publishedJWKS answers a request for assertionJWKSPath (spelt exactly, no escapes) with the
+// published keys and reports whether it did.
+func publishedJWKS(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
+	if req.URL.Path == g.jwksPath && req.URL.RawPath == "" {
+		publishJWKS(g, rw, req)
+		return true
+	}
+	return false
 }
 
 // publishJWKS answers the assertion key set (RFC 7517 §5) at assertionJWKSPath.

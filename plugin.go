@@ -211,26 +211,38 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 			}
 		}
 	}()
-	if g.jwksPath != "" && req.URL.Path == g.jwksPath && req.URL.RawPath == "" {
-		publishJWKS(g, rw, req)
-		return
-	}
-	decided := false
-	if overrides {
-		answered := false
-		answered, decided = g.checkOverrides(rw, req, override)
-		if answered {
+	if g.jwksPath != "" {
+		if publishedJWKS(g, rw, req) {
 			return
 		}
-		if !decided {
-			decided = warm(g, req)
-		}
 	}
-	if !decided && !authorize(g, rw, req) {
+	if overrides {
+		if !overridden(g, rw, req, override) {
+			return
+		}
+	} else if !authorize(g, rw, req) {
 		return
 	}
 	forwarded = true
 	g.next.ServeHTTP(rw, req)
+}
+
+// overridden is serve's decision for a request that may carry an override: the override rule,
+// then the decision cache, then the pipeline. It reports whether the request goes on to the
+// backend (a refusal or denial has been written). A function of its own, so that serve reserves
+// no slot for it on the other requests.
+func overridden(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) bool {
+	answered, decided := g.checkOverrides(rw, req, override)
+	if answered {
+		return false
+	}
+	if !decided {
+		decided = warm(g, req)
+	}
+	if decided {
+		return true
+	}
+	return authorize(g, rw, req)
 }
 
 // warmDecision replays a cached allow for this exact request (decisionKey inline for plainForward's
