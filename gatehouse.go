@@ -109,7 +109,14 @@ func (g *Gatehouse) fail(rw http.ResponseWriter, req *http.Request, r interface{
 // for every variable and intermediate value of the function it enters, taken or not.
 func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	path := req.URL.EscapedPath()
-	if req.URL.Opaque != "" || len(path) > g.maxPath || strings.ToUpper(req.Method) != req.Method {
+	// One if per refusal, not ||: under Yaegi a || costs more than another return.
+	if req.URL.Opaque != "" {
+		return refused(g, req, path)
+	}
+	if len(path) > g.maxPath {
+		return refused(g, req, path)
+	}
+	if strings.ToUpper(req.Method) != req.Method {
 		return refused(g, req, path)
 	}
 	segs, err := matcher.Split(path)
@@ -120,7 +127,10 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	if route == nil {
 		route = g.unmatched
 	}
-	if route.Requirement == matcher.Public || route.Requirement == matcher.Deny {
+	if route.Requirement == matcher.Public {
+		return publicOrDeny(g, req, route, path)
+	}
+	if route.Requirement == matcher.Deny {
 		return publicOrDeny(g, req, route, path)
 	}
 	var id *tokens.Identity

@@ -232,8 +232,25 @@ func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource [
 // org roles, assignments or token permissions to merge) it builds each list once,
 // without the copies Grants makes for the general case.
 func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (roles, perms string) {
-	if org != id.Org || len(id.OrgRoles) != 0 || len(id.Assignments) != 0 || (opts.TrustTokenPermissions && len(id.Permissions) != 0) || (p != nil && len(p.grants[id.Subject+"\x00"+org]) != 0) {
+	// The cases of joinGrants one if each: under Yaegi a || costs more than another return.
+	if org != id.Org {
 		return joinGrants(p, opts, id, org, resource)
+	}
+	if len(id.OrgRoles) != 0 {
+		return joinGrants(p, opts, id, org, resource)
+	}
+	if len(id.Assignments) != 0 {
+		return joinGrants(p, opts, id, org, resource)
+	}
+	if opts.TrustTokenPermissions {
+		if len(id.Permissions) != 0 {
+			return joinGrants(p, opts, id, org, resource)
+		}
+	}
+	if p != nil {
+		if len(p.grants[id.Subject+"\x00"+org]) != 0 {
+			return joinGrants(p, opts, id, org, resource)
+		}
 	}
 	list := id.Roles
 	if len(list) > 1 {
