@@ -150,9 +150,19 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	if req.Trailer != nil {
 		stripTrailers(g, req)
 	}
-	if override != "" || req.URL.RawQuery != "" || (req.Method == http.MethodPost && formBody(h["Content-Type"])) {
+	if override != "" {
 		serve(g, rw, req, override, true)
 		return
+	}
+	if req.URL.RawQuery != "" {
+		serve(g, rw, req, "", true)
+		return
+	}
+	if req.Method == http.MethodPost {
+		if formBody(h["Content-Type"]) {
+			serve(g, rw, req, "", true)
+			return
+		}
 	}
 	if g.plainForward {
 		// The warm path: a cached allow for this exact request, or a path known to match a

@@ -38,8 +38,13 @@ type Options struct {
 func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, target Target) Decision {
 	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: id.Org}
 	if target.Guarded {
-		if target.Org == "" || (target.Org != id.Org && !memberOf(id, target.Org)) {
+		if target.Org == "" {
 			return guardDenial(d, id, target)
+		}
+		if target.Org != id.Org {
+			if !memberOf(id, target.Org) {
+				return guardDenial(d, id, target)
+			}
 		}
 		d.Org = target.Org
 	}

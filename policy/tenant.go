@@ -79,8 +79,10 @@ func (t *Tenant) Locate(req *http.Request, route *matcher.Route, segs, vals []st
 // common case outside path mode's org routes) makes no call into matcher at all.
 func LocateTarget(t *Tenant, req *http.Request, route *matcher.Route, segs, vals []string) Target {
 	res := segs
-	if n := len(res); n > 0 && res[n-1] == "" {
-		res = res[:n-1]
+	if n := len(res); n > 0 {
+		if res[n-1] == "" {
+			res = res[:n-1]
+		}
 	}
 	if t.mode == "path" {
 		for j, name := range route.Params {

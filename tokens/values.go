@@ -100,8 +100,13 @@ func listClaim(raw interface{}, sep string) ([]string, bool) {
 		return nil, true
 	}
 	for _, s := range list {
-		if (s == "" || strings.Trim(s, visibleListASCII) != "") && !ValidListElement(s) {
-			return nil, false // the common case of ValidListElement written out
+		if strings.Trim(s, visibleListASCII) != "" {
+			if !ValidListElement(s) {
+				return nil, false
+			}
+		}
+		if s == "" {
+			return nil, false // ValidListElement's common case written out, without || or &&
 		}
 	}
 	if len(list) == 1 {
