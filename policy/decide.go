@@ -77,8 +77,12 @@ func guardDenial(d Decision, id *tokens.Identity, target Target) Decision {
 func decidePermission(p *Policy, opts Options, id *tokens.Identity, d Decision, resource []string) Decision {
 	org := d.Org
 	perm := d.Permission
-	if opts.TrustTokenPermissions && org == id.Org && has(id.Permissions, perm) {
-		return allow(d, "token grants \""+perm+"\"")
+	if opts.TrustTokenPermissions {
+		if org == id.Org {
+			if has(id.Permissions, perm) {
+				return allow(d, "token grants \""+perm+"\"")
+			}
+		}
 	}
 	if p == nil {
 		d.Reason = "token does not carry " + strconv.Quote(perm)
