@@ -133,11 +133,11 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	if route.Requirement == matcher.Deny {
 		return publicOrDeny(g, req, route, path)
 	}
-	var id *tokens.Identity
 	token, err := tokens.Extract(req, g.sources)
-	if err == nil {
-		id, err = tokens.VerifyToken(g.verifier, token)
+	if err != nil {
+		return tokenDenial(err, route)
 	}
+	id, err := tokens.VerifyToken(g.verifier, token)
 	if err != nil {
 		return tokenDenial(err, route)
 	}
