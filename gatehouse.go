@@ -99,7 +99,7 @@ func denied(g *Gatehouse, rw http.ResponseWriter, req *http.Request, o *outcome)
 }
 
 // fail answers a panic in Gatehouse with a 500: the request is never passed through.
-func (g *Gatehouse) fail(rw http.ResponseWriter, req *http.Request, r interface{}) {
+func fail(g *Gatehouse, rw http.ResponseWriter, req *http.Request, r interface{}) {
 	g.respond(rw, req, &outcome{status: 500, detail: "internal error", reason: "panic in gatehouse: " + panicText(r)})
 }
 

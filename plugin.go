@@ -140,8 +140,21 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	for name := range h {
 		// Cheap filters first (first, third and fifth byte, as the fold reads them), then one
 		// compiled fold of the name: X-Forwarded-For, X-Real-Ip and most others stop at the filters.
-		if name == "" || p.first[name[0]] == 0 || (len(name) > 2 && p.third[name[2]] == 0) || (len(name) > 4 && p.fifth[name[4]] == 0) {
+		if name == "" {
 			continue
+		}
+		if p.first[name[0]] == 0 {
+			continue
+		}
+		if len(name) > 2 {
+			if p.third[name[2]] == 0 {
+				continue
+			}
+		}
+		if len(name) > 4 {
+			if p.fifth[name[4]] == 0 {
+				continue
+			}
 		}
 		if protectHeader(g, h, name) {
 			override = name
@@ -217,7 +230,7 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 	defer func() {
 		if !forwarded {
 			if r := recover(); r != nil {
-				g.fail(rw, req, r)
+				fail(g, rw, req, r)
 			}
 		}
 	}()
