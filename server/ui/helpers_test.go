@@ -128,6 +128,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(web.Close)
 	mux := http.NewServeMux()
 	mux.Handle(Prefix, web)
 	mux.Handle("/", adm)
@@ -182,7 +183,11 @@ func (e *env) signIn(sub string) (*http.Client, answerPage) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return c, readPage(e.t, resp)
+	home := readPage(e.t, resp)
+	if strings.HasPrefix(home.url, e.url+Prefix+"callback") || !strings.HasPrefix(home.url, e.url+Prefix) {
+		e.t.Fatalf("the sign-in of %s ended at %s (%d): %s", sub, home.url, home.status, home.body)
+	}
+	return c, home
 }
 
 type answerPage struct {

@@ -32,6 +32,16 @@ type provider struct {
 
 func newProvider(o Options) *provider { return &provider{o: o} }
 
+// close gives back the shared key set of the issuer's JWKS (process-wide, per URL): a key set left
+// behind would serve its keys to the next UI whose issuer happens to answer at the same URL.
+func (p *provider) close() {
+	p.mu.Lock()
+	keys := p.keys
+	p.keys, p.verifier, p.ready = nil, nil, false
+	p.mu.Unlock()
+	keys.Release()
+}
+
 // internal is u as this server reaches it: under IssuerURL when it is under Issuer.
 func (p *provider) internal(u string) string {
 	if p.o.IssuerURL != p.o.Issuer && strings.HasPrefix(u, strings.TrimSuffix(p.o.Issuer, "/")+"/") {

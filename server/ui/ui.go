@@ -131,6 +131,10 @@ func New(o Options) (*UI, error) {
 	return u, nil
 }
 
+// Close releases what the UI holds beyond its own memory: the handle on the issuer's key set.
+// Call it once the server stops answering.
+func (u *UI) Close() { u.oidc.close() }
+
 func loopback(host string) bool {
 	return host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
 }

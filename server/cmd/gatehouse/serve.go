@@ -195,6 +195,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 			fmt.Fprintln(stderr, "gatehouse serve:", err)
 			return 1
 		}
+		defer web.Close()
 		mux := http.NewServeMux()
 		mux.Handle(ui.Prefix, web)
 		mux.Handle("/", s)
