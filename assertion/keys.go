@@ -1,6 +1,7 @@
 package assertion
 
 import (
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -29,6 +30,31 @@ type signingKey struct {
 	ed    ed25519.PrivateKey // EdDSA
 	jwk   map[string]string  // public members only (RFC 7518 §6.2.1, RFC 8037 §2)
 	thumb string             // RFC 7638 JWK thumbprint, base64url SHA-256
+}
+
+// Key is a signing key read by the signer's own rules, for the compiled tools that sign with the
+// same keys (gatehouse serve signs policy bundles): one parser, one thumbprint, one public JWK.
+type Key struct {
+	Algorithm  string            // AlgES256 or AlgEdDSA
+	Thumbprint string            // RFC 7638 JWK thumbprint, base64url SHA-256: the kid
+	JWK        map[string]string // the public members (kty, crv, x and, for EC, y)
+	Private    crypto.Signer     // *ecdsa.PrivateKey or ed25519.PrivateKey
+}
+
+// ParseKey reads a PEM private key as the assertion setting takes it: one EC P-256 or Ed25519
+// key (PKCS#8 or SEC 1; EC PARAMETERS blocks skipped), with the same errors.
+func ParseKey(data []byte) (*Key, error) {
+	k, err := parseKey(data)
+	if err != nil {
+		return nil, err
+	}
+	out := &Key{Algorithm: k.alg, Thumbprint: k.thumb, JWK: k.jwk}
+	if k.ed != nil {
+		out.Private = k.ed
+	} else {
+		out.Private = k.ec
+	}
+	return out, nil
 }
 
 // readKey reads the key setting: inline PEM when it holds a PEM boundary, otherwise the path of a

@@ -4,18 +4,17 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
-	"fmt"
 	"math/big"
 	"os"
 	"strconv"
+
+	"github.com/gatehouse-dev/gatehouse/assertion"
 )
 
 // Media types and JOSE typ values of the signed answers (docs/control-plane.md).
@@ -46,54 +45,24 @@ func LoadSigningKey(path string) (*SigningKey, error) {
 	return ParseSigningKey(data)
 }
 
-// ParseSigningKey parses a PKCS#8 PEM private key (Ed25519 or EC P-256; "EC PRIVATE KEY" SEC 1 is
-// accepted too for P-256).
+// ParseSigningKey parses a PEM private key (Ed25519, or EC P-256 as PKCS#8 or SEC 1) by the
+// rules of the assertion signer's key setting (assertion.ParseKey): the same parser, thumbprint
+// and public JWK, so a key reads the same wherever Gatehouse signs with it.
 func ParseSigningKey(data []byte) (*SigningKey, error) {
-	block, rest := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("no PEM block: want a PKCS#8 private key (Ed25519 or EC P-256)")
-	}
-	if b, _ := pem.Decode(rest); b != nil {
-		return nil, errors.New("more than one PEM block: want one private key")
-	}
-	var key interface{}
-	var err error
-	switch block.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(block.Bytes)
-	default:
-		return nil, fmt.Errorf("PEM block %q: want a PKCS#8 PRIVATE KEY (Ed25519 or EC P-256)", block.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("private key: %v", err)
-	}
-	k := &SigningKey{}
-	switch t := key.(type) {
-	case ed25519.PrivateKey:
-		k.alg, k.ed = "EdDSA", t
-		pub := t.Public().(ed25519.PublicKey)
-		k.jwk = map[string]string{"kty": "OKP", "crv": "Ed25519", "x": b64(pub)}
-		k.spki, err = x509.MarshalPKIXPublicKey(pub)
-	case *ecdsa.PrivateKey:
-		if t.Curve != elliptic.P256() {
-			return nil, errors.New("EC key: want the P-256 curve (ES256)")
-		}
-		k.alg, k.ec = "ES256", t
-		pub, perr := t.PublicKey.Bytes() // uncompressed point: 0x04 || X || Y
-		if perr != nil {
-			return nil, perr
-		}
-		k.jwk = map[string]string{"kty": "EC", "crv": "P-256", "x": b64(pub[1:33]), "y": b64(pub[33:])}
-		k.spki, err = x509.MarshalPKIXPublicKey(&t.PublicKey)
-	default:
-		return nil, fmt.Errorf("a %T key: want Ed25519 or EC P-256", key)
-	}
+	ak, err := assertion.ParseKey(data)
 	if err != nil {
 		return nil, err
 	}
-	k.kid = thumbprint(k.jwk)
+	k := &SigningKey{alg: ak.Algorithm, kid: ak.Thumbprint, jwk: ak.JWK}
+	switch p := ak.Private.(type) {
+	case ed25519.PrivateKey:
+		k.ed = p
+	case *ecdsa.PrivateKey:
+		k.ec = p
+	}
+	if k.spki, err = x509.MarshalPKIXPublicKey(ak.Private.Public()); err != nil {
+		return nil, err
+	}
 	return k, nil
 }
 
@@ -147,26 +116,3 @@ func (k *SigningKey) Sign(typ string, rev int64, payload []byte) ([]byte, error)
 	out := append(input, '.')
 	return enc.AppendEncode(out, sig), nil
 }
-
-// thumbprint is the RFC 7638 SHA-256 thumbprint of a public JWK: the required members in
-// lexicographic order, no white space, base64url.
-func thumbprint(jwk map[string]string) string {
-	var members []string
-	if jwk["kty"] == "EC" {
-		members = []string{"crv", "kty", "x", "y"}
-	} else {
-		members = []string{"crv", "kty", "x"}
-	}
-	s := "{"
-	for i, m := range members {
-		if i > 0 {
-			s += ","
-		}
-		s += strconv.Quote(m) + ":" + strconv.Quote(jwk[m])
-	}
-	s += "}"
-	sum := sha256.Sum256([]byte(s))
-	return b64(sum[:])
-}
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
