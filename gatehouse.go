@@ -79,7 +79,7 @@ type outcome struct {
 // authorize runs the whole pipeline (identity headers already stripped) and reports whether the
 // request may go on to the backend; on a denial it has written the response.
 func authorize(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
-	o := evaluate(g, req)
+	o := evaluate(g, req, "")
 	if o == nil {
 		return true
 	}
@@ -105,9 +105,10 @@ func fail(g *Gatehouse, rw http.ResponseWriter, req *http.Request, r interface{}
 }
 
 // evaluate returns nil to let the request through (the request already shaped for the backend), or
-// the denial. A plain function with its rare branches in their own functions: under Yaegi a call reserves room
+// the denial. key is the request's decision-cache key if the caller has it already ("": finish
+// builds it if it stores the allow). A plain function with its rare branches in their own functions: under Yaegi a call reserves room
 // for every variable and intermediate value of the function it enters, taken or not.
-func evaluate(g *Gatehouse, req *http.Request) *outcome {
+func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	path := req.URL.EscapedPath()
 	// One if per refusal, not ||: under Yaegi a || costs more than another return.
 	if req.URL.Opaque != "" {
@@ -159,7 +160,7 @@ func evaluate(g *Gatehouse, req *http.Request) *outcome {
 	}
 	a := grant(g, pol, id, route, d, target)
 	if g.finishAllow {
-		return finish(g, req, token, a)
+		return finish(g, req, key, token, a)
 	}
 	forward(g, req, a)
 	return nil
@@ -167,12 +168,15 @@ func evaluate(g *Gatehouse, req *http.Request) *outcome {
 
 // finish is the end of evaluate's allow when the allow is signed, cached or audited: rarer than
 // a plain forward, so evaluate reserves no slot for it. The allow is stored under the request's
-// decision-cache key (requestKey: "" when it has none) when the token is the one the key holds.
-func finish(g *Gatehouse, req *http.Request, token string, a *allowed) *outcome {
+// decision-cache key (key, or requestKey when key is "": "" when it has none) when the token is
+// the one the key holds.
+func finish(g *Gatehouse, req *http.Request, key, token string, a *allowed) *outcome {
 	if g.signer != nil && !sign(g, a, req, time.Now()) {
 		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
 	}
-	key := requestKey(g, req)
+	if key == "" {
+		key = requestKey(g, req)
+	}
 	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
 		putDecision(g.decisions, key, a, g.leeway)
 	}

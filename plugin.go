@@ -164,16 +164,16 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		stripTrailers(g, req)
 	}
 	if override != "" {
-		serve(g, rw, req, override, true)
+		serve(g, rw, req, override, "", true)
 		return
 	}
 	if req.URL.RawQuery != "" {
-		serve(g, rw, req, "", true)
+		serve(g, rw, req, "", "", true)
 		return
 	}
 	if req.Method == http.MethodPost {
 		if formBody(h["Content-Type"]) {
-			serve(g, rw, req, "", true)
+			serve(g, rw, req, "", "", true)
 			return
 		}
 	}
@@ -188,7 +188,7 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	serve(g, rw, req, "", false)
+	serve(g, rw, req, "", "", false)
 }
 
 // protectHeader applies the header rule to one request header that passed ServeHTTP's byte
@@ -224,8 +224,9 @@ func protectHeader(g *Gatehouse, h http.Header, name string) bool {
 // a panic belongs to the backend (http.ErrAbortHandler included) and propagates.
 //
 // overrides says whether the request may carry an override (an override header, a query or a
-// form body, as ServeHTTP found): only then is the override rule applied.
-func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string, overrides bool) {
+// form body, as ServeHTTP found): only then is the override rule applied. key is the request's
+// decision-cache key when warmDecision built it already (else "": finish builds it if it stores).
+func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override, key string, overrides bool) {
 	forwarded := false
 	defer func() {
 		if !forwarded {
@@ -243,7 +244,7 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 		if !overridden(g, rw, req, override) {
 			return
 		}
-	} else if o := evaluate(g, req); o != nil {
+	} else if o := evaluate(g, req, key); o != nil {
 		// authorize written out: one call less for the request that carries no override.
 		if !denied(g, rw, req, o) {
 			return
@@ -307,7 +308,7 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 	a := c.m[key]
 	c.mu.Unlock()
 	if a == nil {
-		return false
+		return missed(g, rw, req, key)
 	}
 	if g.dynamic {
 		return warmDynamic(g, rw, req, h, a)
@@ -331,6 +332,23 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 		}
 	}
 	g.next.ServeHTTP(rw, req)
+	return true
+}
+
+// missed decides a request afresh (serve) whose allow warmDecision did not find, handing on the
+// key warmDecision built so that storing the allow does not build it again. For plainForward's
+// configurations (one Bearer Authorization header, no tenant header) it is decisionKey's key once
+// the parts are within decisionKey's bounds: missed hands on none for a method or host beyond them
+// (finish then asks decisionKey, which refuses it too), and evaluate refuses a path beyond
+// maxPathLength before it stores anything. TestTheMissHandsOnDecisionKeysKey holds them together.
+func missed(g *Gatehouse, rw http.ResponseWriter, req *http.Request, key string) bool {
+	if len(req.Method) > maxMethodKey {
+		key = ""
+	}
+	if len(req.Host) > maxTenantKey {
+		key = ""
+	}
+	serve(g, rw, req, "", key, false)
 	return true
 }
 

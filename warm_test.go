@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,10 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("%s: first request: status %d", tenant, rec.Code)
 		}
+		// A miss is decided afresh (missed): without a verifier that panics and is answered 500,
+		// so only a replay answers 200.
+		verifier := g.verifier
+		g.verifier = nil
 		for _, tc := range []struct {
 			what string
 			r    *http.Request
@@ -59,9 +64,64 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 			{"the same token under another scheme", schemed("Basic? "), false},
 			{"the same token after a scheme without its space", schemed("Bearerx"), false},
 		} {
-			got := warmDecision(g, httptest.NewRecorder(), tc.r, tc.r.Header, tc.r.Header["Authorization"])
+			rec := httptest.NewRecorder()
+			got := warmDecision(g, rec, tc.r, tc.r.Header, tc.r.Header["Authorization"]) && rec.Code == 200
 			if got != tc.hit {
 				t.Errorf("%s: %s: warm hit %v, want %v", tenant, tc.what, got, tc.hit)
+			}
+		}
+		g.verifier = verifier
+	}
+}
+
+// TestTheMissHandsOnDecisionKeysKey: warmDecision hands the key it built on a miss to the slow
+// path (missed), which stores the allow under it; the entry must be stored under decisionKey's key
+// (requestKey) or not at all when decisionKey has none (a method or host beyond its bounds).
+func TestTheMissHandsOnDecisionKeysKey(t *testing.T) {
+	const secret = "fake-unit-test-secret-0123456789abcdef"
+	long := strings.Repeat("a", maxTenantKey)
+	for _, tenant := range []string{"none", "host:{org}.api.test"} {
+		c := CreateConfig()
+		c.Secret = secret
+		c.Tenant = tenant
+		c.Unmatched = "authenticated"
+		c.TrustTokenPermissions = "true"
+		g := newTestMiddleware(t, c, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		if !g.plainForward {
+			t.Fatalf("%s: not plainForward: warmDecision is not the warm path", tenant)
+		}
+		for _, tc := range []struct {
+			what, method, host, scheme string
+		}{
+			{"a plain request", "GET", "acme.api.test", "Bearer "},
+			{"the scheme in lower case", "GET", "acme.api.test", "bearer "},
+			{"a method of maxMethodKey bytes", strings.Repeat("M", maxMethodKey), "acme.api.test", "Bearer "},
+			{"a method beyond maxMethodKey", strings.Repeat("M", maxMethodKey+1), "acme.api.test", "Bearer "},
+			{"a host of maxTenantKey bytes", "GET", long[:maxTenantKey-len(".api.test")] + ".api.test", "Bearer "},
+			{"a host beyond maxTenantKey", "GET", long + ".api.test", "Bearer "},
+		} {
+			org := strings.TrimSuffix(tc.host, ".api.test")
+			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "org_id": org,
+				"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.decisions.m = map[string]*allowed{}
+			g.decisions.bytes = 0
+			r := httptest.NewRequest(tc.method, "http://"+tc.host+"/data", nil)
+			r.Header.Set("Authorization", tc.scheme+tok)
+			rec := httptest.NewRecorder()
+			g.ServeHTTP(rec, r)
+			want := requestKey(g, r)
+			if rec.Code != 200 {
+				t.Errorf("%s: %s: status %d", tenant, tc.what, rec.Code)
+			}
+			if want != "" {
+				if len(g.decisions.m) != 1 || g.decisions.m[want] == nil {
+					t.Errorf("%s: %s: stored %d entries, none under decisionKey's key", tenant, tc.what, len(g.decisions.m))
+				}
+			} else if len(g.decisions.m) != 0 {
+				t.Errorf("%s: %s: no decisionKey, but %d entries stored", tenant, tc.what, len(g.decisions.m))
 			}
 		}
 	}
