@@ -106,8 +106,9 @@ func fail(g *Gatehouse, rw http.ResponseWriter, req *http.Request, r interface{}
 
 // evaluate returns nil to let the request through (the request already shaped for the backend), or
 // the denial. key is the request's decision-cache key if the caller has it already ("": finish
-// builds it if it stores the allow). A plain function with its rare branches in their own functions: under Yaegi a call reserves room
-// for every variable and intermediate value of the function it enters, taken or not.
+// builds it if it stores the allow). A plain function with its rare branches in their own
+// functions: under Yaegi a call reserves room for every variable and intermediate value of the
+// function it enters, taken or not.
 func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	path := req.URL.EscapedPath()
 	// One if per refusal, not ||: under Yaegi a || costs more than another return.
@@ -117,21 +118,20 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	if len(path) > g.maxPath {
 		return refused(g, req, path)
 	}
-	if strings.ToUpper(req.Method) != req.Method {
+	method := req.Method
+	if strings.ToUpper(method) != method {
 		return refused(g, req, path)
 	}
 	segs, err := matcher.Split(path)
 	if err != nil {
 		return refused(g, req, path)
 	}
-	route, vals := matcher.MatchTable(g.routes, req.Method, segs)
+	route, vals := matcher.MatchTable(g.routes, method, segs)
 	if route == nil {
 		route = g.unmatched
 	}
-	if route.Requirement == matcher.Public {
-		return publicOrDeny(g, req, route, path)
-	}
-	if route.Requirement == matcher.Deny {
+	switch route.Requirement {
+	case matcher.Public, matcher.Deny:
 		return publicOrDeny(g, req, route, path)
 	}
 	token, err := tokens.Extract(req, g.sources)
@@ -151,19 +151,19 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 		}
 	}
 	d := policy.Decide(pol, g.trust, id, route, target)
-	if !d.Allow {
-		return forbidden(g, pol, id, route, d, target)
-	}
-	if g.plainAllow {
-		plainAllow(g, req, pol, id, d, target)
+	if d.Allow { // not if !d.Allow { return …: the ! is a slot more under Yaegi
+		if g.plainAllow {
+			plainAllow(g, req, pol, id, d, target)
+			return nil
+		}
+		a := grant(g, pol, id, route, d, target)
+		if g.finishAllow {
+			return finish(g, req, key, token, a)
+		}
+		forward(g, req, a)
 		return nil
 	}
-	a := grant(g, pol, id, route, d, target)
-	if g.finishAllow {
-		return finish(g, req, key, token, a)
-	}
-	forward(g, req, a)
-	return nil
+	return forbidden(g, pol, id, route, d, target)
 }
 
 // finish is the end of evaluate's allow when the allow is signed, cached or audited: rarer than
