@@ -171,20 +171,38 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 // decision-cache key (key, or requestKey when key is "": "" when it has none) when the token is
 // the one the key holds.
 func finish(g *Gatehouse, req *http.Request, key, token string, a *allowed) *outcome {
-	if g.signer != nil && !sign(g, a, req, time.Now()) {
-		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
+	if g.signer != nil {
+		if o := signAllow(g, req, a); o != nil {
+			return o
+		}
 	}
 	if key == "" {
 		key = requestKey(g, req)
 	}
-	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
+	// The key ends with the token as extracted (NUL before it): one compiled call under Yaegi
+	// costs less than the four comparisons that say the same.
+	if strings.HasSuffix(key, "\x00"+token) {
 		putDecision(g.decisions, key, a, g.leeway)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {
-		g.allowAudit(req, a.route, a.id, a.org, a.reason)
+		auditAllow(g, req, a)
 	}
 	return nil
+}
+
+// signAllow signs the allow a (sign) and returns nil, or the 500 when the assertion could not be
+// signed. A function of its own: finish then reserves no slot for the outcome.
+func signAllow(g *Gatehouse, req *http.Request, a *allowed) *outcome {
+	if sign(g, a, req, time.Now()) {
+		return nil
+	}
+	return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
+}
+
+// auditAllow writes the audit line of the allow a (a function of its own for finish's frame).
+func auditAllow(g *Gatehouse, req *http.Request, a *allowed) {
+	g.allowAudit(req, a.route, a.id, a.org, a.reason)
 }
 
 // refused is the answer to an opaque, overlong or ambiguous path, or a method not upper-case.
