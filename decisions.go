@@ -70,24 +70,32 @@ func newDecisionCache(max int, maxBytes int64) *decisionCache {
 // putDecision stores an allow under key (a plain function: under Yaegi a method call costs about 28
 // allocations more, and every cold request that is cached makes this call).
 func putDecision(c *decisionCache, key string, a *allowed, leeway int64) {
-	if a.retired = tokens.RetiredFlagOf(a.id); a.retired == nil {
+	id := a.id
+	if a.retired = tokens.RetiredFlagOf(id); a.retired == nil {
 		return // an identity without a key is never replayed
 	}
-	a.from = a.id.NotBefore - leeway
-	a.until = a.id.Expires + leeway
-	if a.remintAt < a.until {
-		a.until = a.remintAt
+	a.from = id.NotBefore - leeway
+	until := id.Expires + leeway
+	if a.remintAt < until {
+		until = a.remintAt
 	}
-	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + tokens.BytesOf(a.id) + entryOverhead
-	if a.cost > c.maxBytes {
+	a.until = until
+	cost := int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + tokens.BytesOf(id) + entryOverhead
+	a.cost = cost
+	if cost > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
-	if len(c.m) >= c.max || c.bytes+a.cost > c.maxBytes || c.m[key] != nil {
-		makeRoom(c, key, a.cost)
+	// One if per case, not ||: under Yaegi each || is a slot more.
+	if len(c.m) >= c.max {
+		makeRoom(c, key, cost)
+	} else if c.bytes+cost > c.maxBytes {
+		makeRoom(c, key, cost)
+	} else if c.m[key] != nil {
+		makeRoom(c, key, cost)
 	}
 	c.m[key] = a
-	c.bytes += a.cost
+	c.bytes += cost
 	c.mu.Unlock()
 }
 

@@ -144,13 +144,19 @@ func forward(g *Gatehouse, req *http.Request, a *allowed) {
 		}
 	}
 	if g.tenantHeader != "" {
-		if a != nil && a.vOrg != nil {
-			h[g.tenantHeader] = a.vOrg
-		} else {
-			delete(h, g.tenantHeader)
-		}
+		forwardTenant(g, h, a)
 	}
 	if !g.forwardToken {
 		tokens.Remove(req, g.sources)
+	}
+}
+
+// forwardTenant is forward's tenant header (header tenant mode): the org the decision was made in,
+// or none. A function of its own: without a tenant header, forward reserves no slot for it.
+func forwardTenant(g *Gatehouse, h http.Header, a *allowed) {
+	if a != nil && a.vOrg != nil {
+		h[g.tenantHeader] = a.vOrg
+	} else {
+		delete(h, g.tenantHeader)
 	}
 }
