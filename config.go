@@ -174,6 +174,7 @@ func buildAssertion(p *problems, g *Gatehouse, c *Config) {
 			p.add("assertionJWKSPath", "is also the path of routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+": Gatehouse answers it itself")
 		}
 		g.jwksPath = path
+		g.publishesJWKS = true
 	}
 	audience := strings.TrimSpace(a.Audience)
 	if audience == "" {

@@ -47,20 +47,21 @@ type Gatehouse struct {
 	maxPath            int    // longest escaped path served (414 beyond)
 	sets               []*tokens.RemoteSet
 
-	protect      *protection // the header rule
-	prefixText   string      // the identity header prefix as configured
-	hAssertion   string
-	signer       *assertion.Signer // nil: no assertion
-	signPublic   bool              // assertion.public
-	remint       int64             // seconds before an assertion's exp when a replay mints a fresh one
-	jwksPath     string            // assertionJWKSPath
-	hSubject     string
-	hIssuer      string
-	hOrg         string
-	hRoles       string
-	hPermissions string
-	hNames       []string // hSubject, hIssuer, hOrg, hRoles, hPermissions, hAssertion: the names of allowed.values
-	challenge    string
+	protect       *protection // the header rule
+	prefixText    string      // the identity header prefix as configured
+	hAssertion    string
+	signer        *assertion.Signer // nil: no assertion
+	signPublic    bool              // assertion.public
+	remint        int64             // seconds before an assertion's exp when a replay mints a fresh one
+	jwksPath      string            // assertionJWKSPath
+	publishesJWKS bool              // jwksPath != ""
+	hSubject      string
+	hIssuer       string
+	hOrg          string
+	hRoles        string
+	hPermissions  string
+	hNames        []string // hSubject, hIssuer, hOrg, hRoles, hPermissions, hAssertion: the names of allowed.values
+	challenge     string
 }
 
 // outcome is everything a response and an audit line need.
@@ -83,20 +84,20 @@ func authorize(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
 	if o == nil {
 		return true
 	}
-	return denied(g, rw, req, o)
+	return !answeredDenial(g, rw, req, o)
 }
 
-// denied answers a denial, or in shadow mode audits it and forwards the request anyway; it reports
-// whether the request goes on. A function of its own: most requests are allowed, and authorize
-// then reserves no slot for this.
-func denied(g *Gatehouse, rw http.ResponseWriter, req *http.Request, o *outcome) bool {
+// answeredDenial answers a denial, or in shadow mode audits it and forwards the request anyway; it
+// reports whether it answered (the request does not go on). A function of its own: most requests
+// are allowed, and serve and authorize then reserve no slot for this.
+func answeredDenial(g *Gatehouse, rw http.ResponseWriter, req *http.Request, o *outcome) bool {
 	if g.shadow && o.status != 500 {
 		g.audit(req, o, "shadow-deny")
 		forward(g, req, o.grant)
-		return true
+		return false
 	}
 	g.respond(rw, req, o)
-	return false
+	return true
 }
 
 // fail answers a panic in Gatehouse with a 500: the request is never passed through.

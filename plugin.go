@@ -235,18 +235,20 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override, ke
 			}
 		}
 	}()
-	if g.jwksPath != "" {
+	if g.publishesJWKS {
 		if publishedJWKS(g, rw, req) {
 			return
 		}
 	}
+	// The answered… functions report that the request stops (not that it goes on): under Yaegi
+	// a ! is one slot more.
 	if overrides {
-		if !overridden(g, rw, req, override) {
+		if answeredOverrides(g, rw, req, override) {
 			return
 		}
 	} else if o := evaluate(g, req, key); o != nil {
 		// authorize written out: one call less for the request that carries no override.
-		if !denied(g, rw, req, o) {
+		if answeredDenial(g, rw, req, o) {
 			return
 		}
 	}
@@ -254,22 +256,22 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override, ke
 	g.next.ServeHTTP(rw, req)
 }
 
-// overridden is serve's decision for a request that may carry an override: the override rule,
-// then the decision cache, then the pipeline. It reports whether the request goes on to the
-// backend (a refusal or denial has been written). A function of its own, so that serve reserves
-// no slot for it on the other requests.
-func overridden(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) bool {
+// answeredOverrides is serve's decision for a request that may carry an override: the override
+// rule, then the decision cache, then the pipeline. It reports whether it answered the request (a
+// refusal or denial has been written); otherwise the request goes on to the backend. A function
+// of its own, so that serve reserves no slot for it on the other requests.
+func answeredOverrides(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) bool {
 	answered, decided := g.checkOverrides(rw, req, override)
 	if answered {
-		return false
+		return true
 	}
 	if !decided {
 		decided = warm(g, req)
 	}
 	if decided {
-		return true
+		return false
 	}
-	return authorize(g, rw, req)
+	return !authorize(g, rw, req)
 }
 
 // warmDecision replays a cached allow for this exact request (decisionKey inline for plainForward's
