@@ -43,6 +43,10 @@ type allowed struct {
 const (
 	maxTenantKey = 256
 	maxMethodKey = 32
+	// maxBearerValue is the longest Authorization value whose token can be cached: "Bearer " and
+	// a token of tokens.MaxTokenSize (a constant here, where Yaegi folds it: the sum written
+	// inline takes a frame slot).
+	maxBearerValue = tokens.MaxTokenSize + 7
 	// entryOverhead is charged per entry on top of the bytes of its strings: the map slot, the
 	// allowed struct and the identity's own structure, rounded up (measured in TestCacheMemoryBound).
 	entryOverhead = 640
@@ -213,7 +217,7 @@ func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) st
 	if len(v) < 8 {
 		return ""
 	}
-	if len(v) > tokens.MaxTokenSize+7 {
+	if len(v) > maxBearerValue {
 		return ""
 	}
 	if v[:7] != "Bearer " {

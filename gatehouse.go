@@ -64,6 +64,15 @@ type Gatehouse struct {
 	challenge     string
 }
 
+// Other packages' constants that the request path compares with, as constants of this package:
+// under Yaegi a constant of another package read in a function takes a frame slot (a selector),
+// one of this package is folded.
+const (
+	methodPost    = http.MethodPost
+	requirePublic = matcher.Public
+	requireDeny   = matcher.Deny
+)
+
 // outcome is everything a response and an audit line need.
 type outcome struct {
 	status     int
@@ -132,7 +141,7 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 		route = g.unmatched
 	}
 	switch route.Requirement {
-	case matcher.Public, matcher.Deny:
+	case requirePublic, requireDeny:
 		return publicOrDeny(g, req, route, path)
 	}
 	token, err := tokens.Extract(req, g.sources)

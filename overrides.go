@@ -74,13 +74,22 @@ func methodParam(raw string) ([]string, bool) {
 // formBody reports whether a request's Content-Type may make its body a form that formOverride must
 // read: an application/x-www-form-urlencoded one, or several Content-Type lines (ambiguous).
 func formBody(ct []string) bool {
-	const form = "application/x-www-form-urlencoded"
 	if len(ct) != 1 {
 		return len(ct) > 1
 	}
 	v := strings.TrimLeft(ct[0], " \t")
-	return len(v) >= len(form) && strings.EqualFold(v[:len(form)], form)
+	if len(v) < formLen {
+		return false
+	}
+	return strings.EqualFold(v[:formLen], formType)
 }
+
+// The media type formBody looks for, and its length (package constants: under Yaegi a local
+// constant and its len each take a frame slot).
+const (
+	formType = "application/x-www-form-urlencoded"
+	formLen  = len(formType)
+)
 
 // formOverride reads a POST form body (bounded) for "_method" and puts the body back. It returns the
 // values found and a status (413 too large, 400 unreadable) when the body cannot be checked.

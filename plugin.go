@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
-	"github.com/gatehouse-dev/gatehouse/tokens"
 )
 
 // Config is the middleware configuration. Traefik decodes it with mapstructure from labels or the
@@ -171,7 +170,7 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		serve(g, rw, req, "", "", true)
 		return
 	}
-	if req.Method == http.MethodPost {
+	if req.Method == methodPost {
 		if formBody(h["Content-Type"]) {
 			serve(g, rw, req, "", "", true)
 			return
@@ -288,7 +287,7 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 	if len(v) < 8 {
 		return false
 	}
-	if len(v) > tokens.MaxTokenSize+7 {
+	if len(v) > maxBearerValue {
 		return false
 	}
 	if v[:7] != "Bearer " {
