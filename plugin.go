@@ -397,16 +397,13 @@ func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http
 	return true
 }
 
-// warmPublic forwards a request whose method and path matched a public route before.
+// warmPublic forwards a request whose method and path matched a public route before. Called
+// under plainForward only, which holds only with a public cache: c is never nil here.
 func warmPublic(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
 	c := g.public
-	if c == nil {
-		return false
-	}
 	// No bound on the path here: the public cache holds only paths within maxPathLength.
-	key := req.Method + "\x00" + req.URL.EscapedPath()
 	c.mu.Lock()
-	r := c.m[key]
+	r := c.m[req.Method+"\x00"+req.URL.EscapedPath()]
 	c.mu.Unlock()
 	if r == nil {
 		return false
