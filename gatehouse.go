@@ -268,16 +268,16 @@ func forbidden(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *mat
 // grant computes what a decision forwards: the roles and permissions id holds in the decision's org,
 // and the header values, built once.
 func grant(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
-	roles, perms := policy.GrantHeaders(pol, g.trust, id, d.Org, target.Resource)
-	a := &allowed{id: id, policy: pol, route: route, org: d.Org, roles: roles, perms: perms, reason: d.Reason, remintAt: 1 << 62}
-	a.values = make([][]string, 6)
-	for i, s := range []string{id.Subject, id.Issuer, a.org, roles, perms} {
+	org := d.Org
+	roles, perms := policy.GrantHeaders(pol, g.trust, id, org, target.Resource)
+	values := make([][]string, 6)
+	for i, s := range []string{id.Subject, id.Issuer, org, roles, perms} {
 		if s != "" {
-			a.values[i] = []string{s}
+			values[i] = []string{s}
 		}
 	}
-	a.vOrg = a.values[2]
-	return a
+	return &allowed{id: id, policy: pol, route: route, org: org, roles: roles, perms: perms, reason: d.Reason, remintAt: 1 << 62,
+		values: values, vOrg: values[2]}
 }
 
 // plainAllow is grant and forward in one for an allow that is neither signed, cached nor audited,
