@@ -158,7 +158,11 @@ func buildAssertion(p *problems, g *Gatehouse, c *Config) {
 		}
 		g.hAssertion = textproto.CanonicalMIMEHeaderKey(h)
 	}
-	g.protect = newProtection(g.prefixText, g.tenantHeader, g.hAssertion)
+	var folded []string
+	g.protect, folded = newProtection(g.prefixText, g.tenantHeader, g.hAssertion)
+	g.first = byteTable(folded, 0)
+	g.third = byteTable(folded, 2)
+	g.fifth = byteTable(folded, 4)
 	path := strings.TrimSpace(c.AssertionJWKSPath)
 	if strings.TrimSpace(a.Key) == "" {
 		if path != "" || a.Issuer != "" || a.Audience != "" || a.Lifetime != "" || a.KeyID != "" || a.Public != "" {

@@ -47,8 +47,16 @@ type Gatehouse struct {
 	maxPath            int    // longest escaped path served (414 beyond)
 	sets               []*tokens.RemoteSet
 
-	protect       *protection // the header rule
-	prefixText    string      // the identity header prefix as configured
+	protect *protection // the header rule
+	// The header rule's byte filters, read by ServeHTTP (fields of Gatehouse rather than of
+	// protection: one selector each under Yaegi, and no local for g.protect). Strings of 256
+	// bytes, 1 where the raw byte folds to the byte at that position of a protected name (every
+	// byte for a name shorter than that): indexing an array field copies the array, a string not.
+	first string // the first byte
+	third string // the third byte
+	fifth string // the fifth byte
+
+	prefixText    string // the identity header prefix as configured
 	hAssertion    string
 	signer        *assertion.Signer // nil: no assertion
 	signPublic    bool              // assertion.public

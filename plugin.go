@@ -134,7 +134,6 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 // panic there would still be answered 500 by Traefik's own recovery, never forwarded.
 func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	h := req.Header
-	p := g.protect
 	override := ""
 	for name := range h {
 		// Cheap filters first (first, third and fifth byte, as the fold reads them), then one
@@ -142,16 +141,16 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		if name == "" {
 			continue
 		}
-		if p.first[name[0]] == 0 {
+		if g.first[name[0]] == 0 {
 			continue
 		}
 		if len(name) > 2 {
-			if p.third[name[2]] == 0 {
+			if g.third[name[2]] == 0 {
 				continue
 			}
 		}
 		if len(name) > 4 {
-			if p.fifth[name[4]] == 0 {
+			if g.fifth[name[4]] == 0 {
 				continue
 			}
 		}
