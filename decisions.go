@@ -119,6 +119,12 @@ func makeRoom(c *decisionCache, key string, cost int64) {
 	}
 }
 
+// stale drops the entry under key (no longer valid) and reports false, for replay's returns.
+func stale(c *decisionCache, key string) bool {
+	dropDecision(c, key)
+	return false
+}
+
 func dropDecision(c *decisionCache, key string) {
 	c.mu.Lock()
 	if old := c.m[key]; old != nil {
@@ -170,8 +176,13 @@ func putPublic(c *publicCache, key string, r *matcher.Route) {
 // warm is the warm path: a cached allow for this exact request (decision cache), or a path known
 // to match a public route (public cache). It reports whether it let the request through.
 func warm(g *Gatehouse, req *http.Request) bool {
-	if g.decisions != nil && req.Header["Authorization"] != nil && replay(g, req) {
-		return true
+	// One if per test, not &&: under Yaegi each && is a slot more.
+	if g.decisions != nil {
+		if auth := req.Header["Authorization"]; auth != nil {
+			if replay(g, req, auth) {
+				return true
+			}
+		}
 	}
 	c := g.public
 	if c == nil {
@@ -250,8 +261,9 @@ func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) st
 // replay lets a request through from a cached allow if it is still valid; it reports whether it
 // did. With the header rule in ServeHTTP it is the whole warm path, kept to few calls (plain
 // functions: under Yaegi a method call costs about five times as much).
-func replay(g *Gatehouse, req *http.Request) bool {
-	key := requestKey(g, req)
+// auth is the request's Authorization values (g.decisions is not nil).
+func replay(g *Gatehouse, req *http.Request, auth []string) bool {
+	key := decisionKey(g, req, auth, req.URL.EscapedPath())
 	if key == "" {
 		return false
 	}
@@ -262,37 +274,57 @@ func replay(g *Gatehouse, req *http.Request) bool {
 	if a == nil {
 		return false
 	}
-	var unix int64
+	now := time.Now()
+	unix := now.Unix()
 	pol := g.staticPolicy
-	if g.controlPlane {
-		now := time.Now()
-		unix = now.Unix()
-		pol = controlPlanePolicy(g, a.id, now) // nil (control plane down, nothing known) never equals a.policy
-	} else if g.policyFile == nil {
-		unix = time.Now().Unix()
-	} else {
-		now := time.Now()
-		unix = now.Unix()
-		pol = policy.CurrentFile(g.policyFile, now)
+	if g.dynamic {
+		pol = replayPolicy(g, a, now) // nil (control plane down, nothing known) never equals a.policy
 	}
-	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || tokens.KeyRetiredOf(a.id) {
-		dropDecision(c, key)
-		return false
+	// One if per case, not ||: under Yaegi each || is a slot more. a.from is nbf - leeway
+	// (putDecision); the end of the entry's window is not a.until, which also ends at remintAt.
+	if unix >= a.id.Expires+g.leeway {
+		return stale(c, key)
+	}
+	if unix < a.from {
+		return stale(c, key)
+	}
+	if pol != a.policy {
+		return stale(c, key)
+	}
+	if tokens.KeyRetiredOf(a.id) {
+		return stale(c, key)
 	}
 	if unix >= a.remintAt {
-		// The assertion is close to its exp: the same allow, a fresh assertion (a copy: cached
-		// entries are read concurrently and never changed).
-		fresh := *a
-		if !sign(g, &fresh, req, time.Unix(unix, 0)) {
-			dropDecision(c, key)
+		if a = reminted(g, req, c, key, a, unix); a == nil {
 			return false
 		}
-		a = &fresh
-		putDecision(c, key, a, g.leeway)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {
-		g.allowAudit(req, a.route, a.id, a.org, a.reason)
+		auditAllow(g, req, a)
 	}
 	return true
+}
+
+// replayPolicy is the policy in force at now for the cached allow a when it can change after New
+// (policyFile, policyURL, assignmentsURL): replay's, in a function of its own so that the inline
+// policy's replays reserve none of it.
+func replayPolicy(g *Gatehouse, a *allowed, now time.Time) *policy.Policy {
+	if g.controlPlane {
+		return controlPlanePolicy(g, a.id, now)
+	}
+	return policy.CurrentFile(g.policyFile, now)
+}
+
+// reminted is replay's allow when its assertion is close to its exp: the same allow with a fresh
+// assertion (a copy: cached entries are read concurrently and never changed), stored in place of
+// a; nil (a dropped) when minting failed.
+func reminted(g *Gatehouse, req *http.Request, c *decisionCache, key string, a *allowed, unix int64) *allowed {
+	fresh := *a
+	if !sign(g, &fresh, req, time.Unix(unix, 0)) {
+		dropDecision(c, key)
+		return nil
+	}
+	putDecision(c, key, &fresh, g.leeway)
+	return &fresh
 }

@@ -259,7 +259,7 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override, ke
 // refusal or denial has been written); otherwise the request goes on to the backend. A function
 // of its own, so that serve reserves no slot for it on the other requests.
 func answeredOverrides(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) bool {
-	answered, decided := g.checkOverrides(rw, req, override)
+	answered, decided := checkOverrides(g, rw, req, override)
 	if answered {
 		return true
 	}

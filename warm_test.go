@@ -1,6 +1,11 @@
 package gatehouse
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -251,5 +256,69 @@ func TestTheDecisionCacheKeepsToItsBounds(t *testing.T) {
 		if last := key(tc.keys[len(tc.keys)-1]); (dc.m[last] != nil) != tc.wantLatest {
 			t.Errorf("%s: the last entry stored is held: %v, want %v", tc.what, dc.m[last] != nil, tc.wantLatest)
 		}
+	}
+}
+
+// TestAQueryReplayMintsAFreshAssertionWhenDue: a request with a query takes the override rule's
+// path, whose replay (replay, reminted) mints a fresh assertion once the cached one is due, stores
+// the fresh allow, and replays that one afterwards.
+func TestAQueryReplayMintsAFreshAssertionWhenDue(t *testing.T) {
+	const secret = "fake-unit-test-secret-0123456789abcdef"
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := CreateConfig()
+	c.Secret = secret
+	c.Tenant = "none"
+	c.Unmatched = "authenticated"
+	c.Assertion.Key = string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	c.Assertion.Issuer = "gateway"
+	var seen string
+	g := newTestMiddleware(t, c, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r.Header.Get("X-Auth-Assertion") }))
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "org_id": "acme",
+		"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		t.Helper()
+		seen = ""
+		r := httptest.NewRequest("GET", "/data?page=2", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, r)
+		if rec.Code != 200 || seen == "" {
+			t.Fatalf("status %d, assertion %q", rec.Code, seen)
+		}
+		return seen
+	}
+	first := get()
+	if len(g.decisions.m) != 1 {
+		t.Fatalf("%d cached decisions", len(g.decisions.m))
+	}
+	if again := get(); again != first {
+		t.Fatal("a replay before the remint time minted a fresh assertion")
+	}
+	for k, a := range g.decisions.m {
+		due := *a
+		due.remintAt = time.Now().Unix() - 1
+		g.decisions.m[k] = &due
+	}
+	fresh := get()
+	if fresh == first {
+		t.Fatal("a replay past the remint time replayed the old assertion")
+	}
+	for _, a := range g.decisions.m {
+		if a.remintAt <= time.Now().Unix() {
+			t.Fatalf("the fresh allow was not stored (remint at %d)", a.remintAt)
+		}
+	}
+	if again := get(); again != fresh {
+		t.Fatal("the fresh assertion was not replayed")
 	}
 }
