@@ -184,10 +184,16 @@ func warm(g *Gatehouse, req *http.Request) bool {
 			}
 		}
 	}
-	c := g.public
-	if c == nil {
+	if g.public == nil {
 		return false
 	}
+	return warmPublicOverride(g, req)
+}
+
+// warmPublicOverride is warm's lookup in the public cache (a function of its own: a replayed
+// allow reserves none of it).
+func warmPublicOverride(g *Gatehouse, req *http.Request) bool {
+	c := g.public
 	path := req.URL.EscapedPath()
 	if len(path) > g.maxPath {
 		return false
