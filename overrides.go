@@ -219,7 +219,10 @@ func checkOverrides(g *Gatehouse, rw http.ResponseWriter, req *http.Request, saw
 			return refuseOverride(g, rw, req, 400, "the query carries a _method override"), false
 		}
 	}
-	vals, status := formOverride(req)
+	if req.Method != methodPost {
+		return false, false // formOverride's first test, without its call
+	}
+	vals, status := readFormOverride(req)
 	if status != 0 {
 		return refuseOverride(g, rw, req, status, "the form body cannot be checked for _method"), false
 	}
