@@ -331,6 +331,7 @@ func reminted(g *Gatehouse, req *http.Request, c *decisionCache, key string, a *
 		dropDecision(c, key)
 		return nil
 	}
-	putDecision(c, key, &fresh, g.leeway)
-	return &fresh
+	a = &fresh
+	putDecision(c, key, a, g.leeway)
+	return a
 }
