@@ -40,7 +40,7 @@ type Gatehouse struct {
 	public             *publicCache
 	plainForward       bool   // the warm path may forward inline: no tenant header, token kept, no allow audit
 	finishAllow        bool   // an allow may be signed, stored or audited: evaluate ends it in finish
-	plainAllow         bool   // an allow is neither signed, stored nor audited, the token kept, no tenant header: evaluate ends it in plainAllow
+	plainAllow         bool   // not finishAllow, token kept, no tenant header: evaluate ends an allow in plainAllow
 	tenantByHost       bool   // the decision key must include the Host
 	tenantHeader       string // the decision key must include this header (header tenant mode)
 	leeway             int64  // seconds

@@ -276,7 +276,10 @@ func answeredOverrides(g *Gatehouse, rw http.ResponseWriter, req *http.Request, 
 // case: one Bearer header, no tenant header). Its own function: under Yaegi a call reserves the
 // whole frame, and public requests need none of this. The header writes repeat forward's on
 // purpose: the call costs this path about a fifth of its time under Yaegi. The entry's window
-// (from, until: exp and nbf with the leeway, the assertion's remint time) is putDecision's.
+// (from, until: exp and nbf with the leeway, the assertion's remint time) is putDecision's. It
+// reports whether it answered the request: a replay, or a miss decided afresh (missed) with the
+// key built here; false leaves the request to ServeHTTP's serve (no cacheable token, or an
+// entry no longer valid).
 func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, auth []string) bool {
 	if len(auth) != 1 {
 		return false
