@@ -90,6 +90,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	g.public = newPublicCache(opts.CacheSize, opts.CacheBytes/8)
 	g.plainForward = g.decisions != nil && g.public != nil && g.tenantHeader == "" && g.forwardToken && !g.auditAllowed && !g.signPublic
 	g.finishAllow = g.signer != nil || g.decisions != nil || g.auditAllowed
+	g.plainAllow = !g.finishAllow && g.tenantHeader == "" && g.forwardToken
 	return g, nil
 }
 
@@ -157,7 +158,11 @@ func buildAssertion(p *problems, g *Gatehouse, c *Config) {
 		}
 		g.hAssertion = textproto.CanonicalMIMEHeaderKey(h)
 	}
-	g.protect = newProtection(g.prefixText, g.tenantHeader, g.hAssertion)
+	var folded []string
+	g.protect, folded = newProtection(g.prefixText, g.tenantHeader, g.hAssertion)
+	g.first = byteTable(folded, 0)
+	g.third = byteTable(folded, 2)
+	g.fifth = byteTable(folded, 4)
 	path := strings.TrimSpace(c.AssertionJWKSPath)
 	if strings.TrimSpace(a.Key) == "" {
 		if path != "" || a.Issuer != "" || a.Audience != "" || a.Lifetime != "" || a.KeyID != "" || a.Public != "" {
@@ -173,6 +178,7 @@ func buildAssertion(p *problems, g *Gatehouse, c *Config) {
 			p.add("assertionJWKSPath", "is also the path of routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+": Gatehouse answers it itself")
 		}
 		g.jwksPath = path
+		g.publishesJWKS = true
 	}
 	audience := strings.TrimSpace(a.Audience)
 	if audience == "" {

@@ -43,6 +43,10 @@ type allowed struct {
 const (
 	maxTenantKey = 256
 	maxMethodKey = 32
+	// maxBearerValue is the longest Authorization value whose token can be cached: "Bearer " and
+	// a token of tokens.MaxTokenSize (a constant here, where Yaegi folds it: the sum written
+	// inline takes a frame slot).
+	maxBearerValue = tokens.MaxTokenSize + 7
 	// entryOverhead is charged per entry on top of the bytes of its strings: the map slot, the
 	// allowed struct and the identity's own structure, rounded up (measured in TestCacheMemoryBound).
 	entryOverhead = 640
@@ -70,24 +74,32 @@ func newDecisionCache(max int, maxBytes int64) *decisionCache {
 // putDecision stores an allow under key (a plain function: under Yaegi a method call costs about 28
 // allocations more, and every cold request that is cached makes this call).
 func putDecision(c *decisionCache, key string, a *allowed, leeway int64) {
-	if a.retired = tokens.RetiredFlagOf(a.id); a.retired == nil {
+	id := a.id
+	if a.retired = tokens.RetiredFlagOf(id); a.retired == nil {
 		return // an identity without a key is never replayed
 	}
-	a.from = a.id.NotBefore - leeway
-	a.until = a.id.Expires + leeway
-	if a.remintAt < a.until {
-		a.until = a.remintAt
+	a.from = id.NotBefore - leeway
+	until := id.Expires + leeway
+	if a.remintAt < until {
+		until = a.remintAt
 	}
-	a.cost = int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + tokens.BytesOf(a.id) + entryOverhead
-	if a.cost > c.maxBytes {
+	a.until = until
+	cost := int64(len(key)+len(a.org)+len(a.roles)+len(a.perms)+len(a.reason)) + tokens.BytesOf(id) + entryOverhead
+	a.cost = cost
+	if cost > c.maxBytes {
 		return
 	}
 	c.mu.Lock()
-	if len(c.m) >= c.max || c.bytes+a.cost > c.maxBytes || c.m[key] != nil {
-		makeRoom(c, key, a.cost)
+	// One if per case, not ||: under Yaegi each || is a slot more.
+	if len(c.m) >= c.max {
+		makeRoom(c, key, cost)
+	} else if c.bytes+cost > c.maxBytes {
+		makeRoom(c, key, cost)
+	} else if c.m[key] != nil {
+		makeRoom(c, key, cost)
 	}
 	c.m[key] = a
-	c.bytes += a.cost
+	c.bytes += cost
 	c.mu.Unlock()
 }
 
@@ -105,6 +117,12 @@ func makeRoom(c *decisionCache, key string, cost int64) {
 			break
 		}
 	}
+}
+
+// stale drops the entry under key (no longer valid) and reports false, for replay's returns.
+func stale(c *decisionCache, key string) bool {
+	dropDecision(c, key)
+	return false
 }
 
 func dropDecision(c *decisionCache, key string) {
@@ -158,13 +176,24 @@ func putPublic(c *publicCache, key string, r *matcher.Route) {
 // warm is the warm path: a cached allow for this exact request (decision cache), or a path known
 // to match a public route (public cache). It reports whether it let the request through.
 func warm(g *Gatehouse, req *http.Request) bool {
-	if g.decisions != nil && req.Header["Authorization"] != nil && replay(g, req) {
-		return true
+	// One if per test, not &&: under Yaegi each && is a slot more.
+	if g.decisions != nil {
+		if auth := req.Header["Authorization"]; auth != nil {
+			if replay(g, req, auth) {
+				return true
+			}
+		}
 	}
-	c := g.public
-	if c == nil {
+	if g.public == nil {
 		return false
 	}
+	return warmPublicOverride(g, req)
+}
+
+// warmPublicOverride is warm's lookup in the public cache (a function of its own: a replayed
+// allow reserves none of it).
+func warmPublicOverride(g *Gatehouse, req *http.Request) bool {
+	c := g.public
 	path := req.URL.EscapedPath()
 	if len(path) > g.maxPath {
 		return false
@@ -201,8 +230,17 @@ func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) st
 		return ""
 	}
 	v := auth[0]
-	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || (v[:7] != "Bearer " && !bearer(v)) {
+	// One if per case, not || and &&: under Yaegi each of those is a slot more.
+	if len(v) < 8 {
 		return ""
+	}
+	if len(v) > maxBearerValue {
+		return ""
+	}
+	if v[:7] != "Bearer " {
+		if !bearer(v) {
+			return ""
+		}
 	}
 	tenant := ""
 	if g.tenantByHost {
@@ -214,7 +252,13 @@ func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) st
 		}
 		tenant = t[0]
 	}
-	if len(path) > g.maxPath || len(tenant) > maxTenantKey || len(req.Method) > maxMethodKey {
+	if len(path) > g.maxPath {
+		return ""
+	}
+	if len(tenant) > maxTenantKey {
+		return ""
+	}
+	if len(req.Method) > maxMethodKey {
 		return ""
 	}
 	return req.Method + "\x00" + path + "\x00" + tenant + "\x00" + v[7:]
@@ -223,8 +267,9 @@ func decisionKey(g *Gatehouse, req *http.Request, auth []string, path string) st
 // replay lets a request through from a cached allow if it is still valid; it reports whether it
 // did. With the header rule in ServeHTTP it is the whole warm path, kept to few calls (plain
 // functions: under Yaegi a method call costs about five times as much).
-func replay(g *Gatehouse, req *http.Request) bool {
-	key := requestKey(g, req)
+// auth is the request's Authorization values (g.decisions is not nil).
+func replay(g *Gatehouse, req *http.Request, auth []string) bool {
+	key := decisionKey(g, req, auth, req.URL.EscapedPath())
 	if key == "" {
 		return false
 	}
@@ -235,37 +280,58 @@ func replay(g *Gatehouse, req *http.Request) bool {
 	if a == nil {
 		return false
 	}
-	var unix int64
+	now := time.Now()
+	unix := now.Unix()
 	pol := g.staticPolicy
-	if g.controlPlane {
-		now := time.Now()
-		unix = now.Unix()
-		pol = controlPlanePolicy(g, a.id, now) // nil (control plane down, nothing known) never equals a.policy
-	} else if g.policyFile == nil {
-		unix = time.Now().Unix()
-	} else {
-		now := time.Now()
-		unix = now.Unix()
-		pol = policy.CurrentFile(g.policyFile, now)
+	if g.dynamic {
+		pol = replayPolicy(g, a, now) // nil (control plane down, nothing known) never equals a.policy
 	}
-	if unix >= a.id.Expires+g.leeway || unix < a.id.NotBefore-g.leeway || pol != a.policy || tokens.KeyRetiredOf(a.id) {
-		dropDecision(c, key)
-		return false
+	// One if per case, not ||: under Yaegi each || is a slot more. a.from is nbf - leeway
+	// (putDecision); the end of the entry's window is not a.until, which also ends at remintAt.
+	if unix >= a.id.Expires+g.leeway {
+		return stale(c, key)
+	}
+	if unix < a.from {
+		return stale(c, key)
+	}
+	if pol != a.policy {
+		return stale(c, key)
+	}
+	if tokens.KeyRetiredOf(a.id) {
+		return stale(c, key)
 	}
 	if unix >= a.remintAt {
-		// The assertion is close to its exp: the same allow, a fresh assertion (a copy: cached
-		// entries are read concurrently and never changed).
-		fresh := *a
-		if !sign(g, &fresh, req, time.Unix(unix, 0)) {
-			dropDecision(c, key)
+		if a = reminted(g, req, c, key, a, unix); a == nil {
 			return false
 		}
-		a = &fresh
-		putDecision(c, key, a, g.leeway)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {
-		g.allowAudit(req, a.route, a.id, a.org, a.reason)
+		auditAllow(g, req, a)
 	}
 	return true
+}
+
+// replayPolicy is the policy in force at now for the cached allow a when it can change after New
+// (policyFile, policyURL, assignmentsURL): replay's, in a function of its own so that the inline
+// policy's replays reserve none of it.
+func replayPolicy(g *Gatehouse, a *allowed, now time.Time) *policy.Policy {
+	if g.controlPlane {
+		return controlPlanePolicy(g, a.id, now)
+	}
+	return policy.CurrentFile(g.policyFile, now)
+}
+
+// reminted is replay's allow when its assertion is close to its exp: the same allow with a fresh
+// assertion (a copy: cached entries are read concurrently and never changed), stored in place of
+// a; nil (a dropped) when minting failed.
+func reminted(g *Gatehouse, req *http.Request, c *decisionCache, key string, a *allowed, unix int64) *allowed {
+	fresh := *a
+	if !sign(g, &fresh, req, time.Unix(unix, 0)) {
+		dropDecision(c, key)
+		return nil
+	}
+	a = &fresh
+	putDecision(c, key, a, g.leeway)
+	return a
 }

@@ -40,27 +40,46 @@ type Gatehouse struct {
 	public             *publicCache
 	plainForward       bool   // the warm path may forward inline: no tenant header, token kept, no allow audit
 	finishAllow        bool   // an allow may be signed, stored or audited: evaluate ends it in finish
+	plainAllow         bool   // not finishAllow, token kept, no tenant header: evaluate ends an allow in plainAllow
 	tenantByHost       bool   // the decision key must include the Host
 	tenantHeader       string // the decision key must include this header (header tenant mode)
 	leeway             int64  // seconds
 	maxPath            int    // longest escaped path served (414 beyond)
 	sets               []*tokens.RemoteSet
 
-	protect      *protection // the header rule
-	prefixText   string      // the identity header prefix as configured
-	hAssertion   string
-	signer       *assertion.Signer // nil: no assertion
-	signPublic   bool              // assertion.public
-	remint       int64             // seconds before an assertion's exp when a replay mints a fresh one
-	jwksPath     string            // assertionJWKSPath
-	hSubject     string
-	hIssuer      string
-	hOrg         string
-	hRoles       string
-	hPermissions string
-	hNames       []string // hSubject, hIssuer, hOrg, hRoles, hPermissions, hAssertion: the names of allowed.values
-	challenge    string
+	protect *protection // the header rule
+	// The header rule's byte filters, read by ServeHTTP (fields of Gatehouse rather than of
+	// protection: one selector each under Yaegi, and no local for g.protect). Strings of 256
+	// bytes, 1 where the raw byte folds to the byte at that position of a protected name (every
+	// byte for a name shorter than that): indexing an array field copies the array, a string not.
+	first string // the first byte
+	third string // the third byte
+	fifth string // the fifth byte
+
+	prefixText    string // the identity header prefix as configured
+	hAssertion    string
+	signer        *assertion.Signer // nil: no assertion
+	signPublic    bool              // assertion.public
+	remint        int64             // seconds before an assertion's exp when a replay mints a fresh one
+	jwksPath      string            // assertionJWKSPath
+	publishesJWKS bool              // jwksPath != ""
+	hSubject      string
+	hIssuer       string
+	hOrg          string
+	hRoles        string
+	hPermissions  string
+	hNames        []string // hSubject, hIssuer, hOrg, hRoles, hPermissions, hAssertion: the names of allowed.values
+	challenge     string
 }
+
+// Other packages' constants that the request path compares with, as constants of this package:
+// under Yaegi a constant of another package read in a function takes a frame slot (a selector),
+// one of this package is folded.
+const (
+	methodPost    = http.MethodPost
+	requirePublic = matcher.Public
+	requireDeny   = matcher.Deny
+)
 
 // outcome is everything a response and an audit line need.
 type outcome struct {
@@ -78,24 +97,24 @@ type outcome struct {
 // authorize runs the whole pipeline (identity headers already stripped) and reports whether the
 // request may go on to the backend; on a denial it has written the response.
 func authorize(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
-	o := evaluate(g, req, requestKey(g, req))
+	o := evaluate(g, req, "")
 	if o == nil {
 		return true
 	}
-	return denied(g, rw, req, o)
+	return !answeredDenial(g, rw, req, o)
 }
 
-// denied answers a denial, or in shadow mode audits it and forwards the request anyway; it reports
-// whether the request goes on. A function of its own: most requests are allowed, and authorize
-// then reserves no slot for this.
-func denied(g *Gatehouse, rw http.ResponseWriter, req *http.Request, o *outcome) bool {
+// answeredDenial answers a denial, or in shadow mode audits it and forwards the request anyway; it
+// reports whether it answered (the request does not go on). A function of its own: most requests
+// are allowed, and serve and authorize then reserve no slot for this.
+func answeredDenial(g *Gatehouse, rw http.ResponseWriter, req *http.Request, o *outcome) bool {
 	if g.shadow && o.status != 500 {
 		g.audit(req, o, "shadow-deny")
 		forward(g, req, o.grant)
-		return true
+		return false
 	}
 	g.respond(rw, req, o)
-	return false
+	return true
 }
 
 // fail answers a panic in Gatehouse with a 500: the request is never passed through.
@@ -104,9 +123,10 @@ func fail(g *Gatehouse, rw http.ResponseWriter, req *http.Request, r interface{}
 }
 
 // evaluate returns nil to let the request through (the request already shaped for the backend), or
-// the denial. key is the request's decision-cache key ("" when it has none); an allow is stored under it.
-// A plain function with its rare branches in their own functions: under Yaegi a call reserves room
-// for every variable and intermediate value of the function it enters, taken or not.
+// the denial. key is the request's decision-cache key if the caller has it already ("": finish
+// builds it if it stores the allow). A plain function with its rare branches in their own
+// functions: under Yaegi a call reserves room for every variable and intermediate value of the
+// function it enters, taken or not.
 func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	path := req.URL.EscapedPath()
 	// One if per refusal, not ||: under Yaegi a || costs more than another return.
@@ -116,21 +136,20 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	if len(path) > g.maxPath {
 		return refused(g, req, path)
 	}
-	if strings.ToUpper(req.Method) != req.Method {
+	method := req.Method
+	if strings.ToUpper(method) != method {
 		return refused(g, req, path)
 	}
 	segs, err := matcher.Split(path)
 	if err != nil {
 		return refused(g, req, path)
 	}
-	route, vals := matcher.MatchTable(g.routes, req.Method, segs)
+	route, vals := matcher.MatchTable(g.routes, method, segs)
 	if route == nil {
 		route = g.unmatched
 	}
-	if route.Requirement == matcher.Public {
-		return publicOrDeny(g, req, route, path)
-	}
-	if route.Requirement == matcher.Deny {
+	switch route.Requirement {
+	case requirePublic, requireDeny:
 		return publicOrDeny(g, req, route, path)
 	}
 	token, err := tokens.Extract(req, g.sources)
@@ -150,31 +169,58 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 		}
 	}
 	d := policy.Decide(pol, g.trust, id, route, target)
-	if !d.Allow {
-		return forbidden(g, pol, id, route, d, target)
+	if d.Allow { // not if !d.Allow { return …: the ! is a slot more under Yaegi
+		if g.plainAllow {
+			plainAllow(g, req, pol, id, d, target)
+			return nil
+		}
+		a := grant(g, pol, id, route, d, target)
+		if g.finishAllow {
+			return finish(g, req, key, token, a)
+		}
+		forward(g, req, a)
+		return nil
 	}
-	a := grant(g, pol, id, route, d, target)
-	if g.finishAllow {
-		return finish(g, req, key, token, a)
-	}
-	forward(g, req, a)
-	return nil
+	return forbidden(g, pol, id, route, d, target)
 }
 
 // finish is the end of evaluate's allow when the allow is signed, cached or audited: rarer than
-// a plain forward, so evaluate reserves no slot for it.
+// a plain forward, so evaluate reserves no slot for it. The allow is stored under the request's
+// decision-cache key (key, or requestKey when key is "": "" when it has none) when the token is
+// the one the key holds.
 func finish(g *Gatehouse, req *http.Request, key, token string, a *allowed) *outcome {
-	if g.signer != nil && !sign(g, a, req, time.Now()) {
-		return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
+	if g.signer != nil {
+		if o := signAllow(g, req, a); o != nil {
+			return o
+		}
 	}
-	if key != "" && len(key) > len(token) && key[len(key)-len(token)-1] == 0 && key[len(key)-len(token):] == token {
+	if key == "" {
+		key = requestKey(g, req)
+	}
+	// The key ends with the token as extracted (NUL before it): one compiled call under Yaegi
+	// costs less than the four comparisons that say the same.
+	if strings.HasSuffix(key, "\x00"+token) {
 		putDecision(g.decisions, key, a, g.leeway)
 	}
 	forward(g, req, a)
 	if g.auditAllowed {
-		g.allowAudit(req, a.route, a.id, a.org, a.reason)
+		auditAllow(g, req, a)
 	}
 	return nil
+}
+
+// signAllow signs the allow a (sign) and returns nil, or the 500 when the assertion could not be
+// signed. A function of its own: finish then reserves no slot for the outcome.
+func signAllow(g *Gatehouse, req *http.Request, a *allowed) *outcome {
+	if sign(g, a, req, time.Now()) {
+		return nil
+	}
+	return &outcome{status: 500, detail: "internal error", reason: "the identity assertion could not be signed", route: a.route, id: a.id, org: a.org}
+}
+
+// auditAllow writes the audit line of the allow a (a function of its own for finish's frame).
+func auditAllow(g *Gatehouse, req *http.Request, a *allowed) {
+	g.allowAudit(req, a.route, a.id, a.org, a.reason)
 }
 
 // refused is the answer to an opaque, overlong or ambiguous path, or a method not upper-case.
@@ -230,16 +276,30 @@ func forbidden(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *mat
 // grant computes what a decision forwards: the roles and permissions id holds in the decision's org,
 // and the header values, built once.
 func grant(g *Gatehouse, pol *policy.Policy, id *tokens.Identity, route *matcher.Route, d policy.Decision, target policy.Target) *allowed {
-	roles, perms := policy.GrantHeaders(pol, g.trust, id, d.Org, target.Resource)
-	a := &allowed{id: id, policy: pol, route: route, org: d.Org, roles: roles, perms: perms, reason: d.Reason, remintAt: 1 << 62}
-	a.values = make([][]string, 6)
-	for i, s := range []string{id.Subject, id.Issuer, a.org, roles, perms} {
+	org := d.Org
+	roles, perms := policy.GrantHeaders(pol, g.trust, id, org, target.Resource)
+	values := make([][]string, 6)
+	for i, s := range []string{id.Subject, id.Issuer, org, roles, perms} {
 		if s != "" {
-			a.values[i] = []string{s}
+			values[i] = []string{s}
 		}
 	}
-	a.vOrg = a.values[2]
-	return a
+	return &allowed{id: id, policy: pol, route: route, org: org, roles: roles, perms: perms, reason: d.Reason, remintAt: 1 << 62,
+		values: values, vOrg: values[2]}
+}
+
+// plainAllow is grant and forward in one for an allow that is neither signed, cached nor audited,
+// with the token kept and no tenant header (Gatehouse.plainAllow): it writes the identity headers
+// grant's values would hold, without building the allow. Under Yaegi the two frames and the allow
+// cost a cold request more than the headers. TestThePlainAllowForwardsWhatGrantAndForwardDo holds
+// it to grant and forward.
+func plainAllow(g *Gatehouse, req *http.Request, pol *policy.Policy, id *tokens.Identity, d policy.Decision, target policy.Target) {
+	roles, perms := policy.GrantHeaders(pol, g.trust, id, d.Org, target.Resource)
+	for i, s := range []string{id.Subject, id.Issuer, d.Org, roles, perms} {
+		if s != "" {
+			req.Header[g.hNames[i]] = []string{s}
+		}
+	}
 }
 
 func tokenDenial(err error, route *matcher.Route) *outcome {

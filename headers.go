@@ -55,19 +55,15 @@ func newHeaderFold() *strings.Replacer {
 func foldHeader(name string) string { return headerFold.Replace(name) }
 
 // protection is the compiled header rule of one middleware. Read-only after New. ServeHTTP applies
-// it inline: first and third bytes filter, then one fold of the name.
-//
-// The byte tables are strings of 256 bytes, 1 where the raw byte may start a protected name: under
-// Yaegi, indexing an array field copies the array, indexing a string does not.
+// it inline: the byte filters (Gatehouse.first, third and fifth, built by byteTable from the folded
+// names newProtection returns), then one fold of the name (protectHeader).
 type protection struct {
-	first  string         // raw bytes that fold to the first byte of a protected name
-	third  string         // raw bytes that fold to the third byte of a protected name (all, for names shorter than 3)
-	fifth  string         // likewise for the fifth byte
 	prefix string         // folded identity prefix ("x_auth_")
 	exact  map[string]int // folded name → hdrIdentity (an assertion header outside the prefix), hdrTenant or hdrOverride
 }
 
-func newProtection(prefix, tenantHeader, assertionHeader string) *protection {
+// newProtection compiles the header rule and returns it with the folded protected names.
+func newProtection(prefix, tenantHeader, assertionHeader string) (*protection, []string) {
 	folded := []string{foldHeader(prefix)}
 	p := &protection{prefix: folded[0], exact: map[string]int{}}
 	if f := foldHeader(assertionHeader); assertionHeader != "" && !strings.HasPrefix(f, folded[0]) {
@@ -82,10 +78,7 @@ func newProtection(prefix, tenantHeader, assertionHeader string) *protection {
 		p.exact[foldHeader(tenantHeader)] = hdrTenant
 		folded = append(folded, foldHeader(tenantHeader))
 	}
-	p.first = byteTable(folded, 0)
-	p.third = byteTable(folded, 2)
-	p.fifth = byteTable(folded, 4)
-	return p
+	return p, folded
 }
 
 // byteTable marks the raw bytes that fold to byte i of one of the folded names (every byte for a
@@ -144,13 +137,19 @@ func forward(g *Gatehouse, req *http.Request, a *allowed) {
 		}
 	}
 	if g.tenantHeader != "" {
-		if a != nil && a.vOrg != nil {
-			h[g.tenantHeader] = a.vOrg
-		} else {
-			delete(h, g.tenantHeader)
-		}
+		forwardTenant(g, h, a)
 	}
 	if !g.forwardToken {
 		tokens.Remove(req, g.sources)
+	}
+}
+
+// forwardTenant is forward's tenant header (header tenant mode): the org the decision was made in,
+// or none. A function of its own: without a tenant header, forward reserves no slot for it.
+func forwardTenant(g *Gatehouse, h http.Header, a *allowed) {
+	if a != nil && a.vOrg != nil {
+		h[g.tenantHeader] = a.vOrg
+	} else {
+		delete(h, g.tenantHeader)
 	}
 }

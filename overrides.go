@@ -55,9 +55,18 @@ func canonicalOverride(h http.Header, name string) {
 // methodParam returns the "_method" parameters of a query or form body in any spelling or escape,
 // and false if the text cannot be parsed the way a backend would (refused rather than guessed).
 func methodParam(raw string) ([]string, bool) {
-	if strings.IndexByte(raw, '%') < 0 && !strings.Contains(strings.ToLower(raw), "_method") {
-		return nil, true
+	// Most queries hold neither an escape nor the name: one if per test (not &&), and the parse in
+	// a function of its own, so that under Yaegi this frame stays small.
+	if strings.IndexByte(raw, '%') < 0 {
+		if !strings.Contains(strings.ToLower(raw), "_method") {
+			return nil, true
+		}
 	}
+	return parseMethodParam(raw)
+}
+
+// parseMethodParam is methodParam's parse of a text that may hold "_method".
+func parseMethodParam(raw string) ([]string, bool) {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return nil, false
@@ -74,19 +83,38 @@ func methodParam(raw string) ([]string, bool) {
 // formBody reports whether a request's Content-Type may make its body a form that formOverride must
 // read: an application/x-www-form-urlencoded one, or several Content-Type lines (ambiguous).
 func formBody(ct []string) bool {
-	const form = "application/x-www-form-urlencoded"
 	if len(ct) != 1 {
 		return len(ct) > 1
 	}
 	v := strings.TrimLeft(ct[0], " \t")
-	return len(v) >= len(form) && strings.EqualFold(v[:len(form)], form)
+	if len(v) < formLen {
+		return false
+	}
+	return strings.EqualFold(v[:formLen], formType)
 }
+
+// The media type formBody looks for, and its length (package constants: under Yaegi a local
+// constant and its len each take a frame slot).
+const (
+	formType = "application/x-www-form-urlencoded"
+	formLen  = len(formType)
+)
 
 // formOverride reads a POST form body (bounded) for "_method" and puts the body back. It returns the
 // values found and a status (413 too large, 400 unreadable) when the body cannot be checked.
 func formOverride(req *http.Request) ([]string, int) {
+	// Most requests that get here are not POSTs (a query): the rest in a function of its own, so
+	// that under Yaegi they reserve none of its frame.
+	if req.Method != methodPost {
+		return nil, 0
+	}
+	return readFormOverride(req)
+}
+
+// readFormOverride is formOverride for a POST.
+func readFormOverride(req *http.Request) ([]string, int) {
 	ct := req.Header["Content-Type"]
-	if req.Method != http.MethodPost || len(ct) == 0 || req.Body == nil || req.Body == http.NoBody {
+	if len(ct) == 0 || req.Body == nil || req.Body == http.NoBody {
 		return nil, 0
 	}
 	mt, _, err := mime.ParseMediaType(ct[0])
@@ -172,35 +200,50 @@ func (o *override) set(kind, v string) {
 // checkOverrides applies the override rule to a request whose identity headers are already
 // stripped. sawHeader names an override header in any spelling (or ""). It reports whether the
 // request was answered (refused, or authorized as overridden and forwarded by the caller: see
-// the returned bool pair).
-func (g *Gatehouse) checkOverrides(rw http.ResponseWriter, req *http.Request, sawHeader string) (answered, decided bool) {
-	if !g.overridesAuthorize {
-		if sawHeader != "" {
-			return g.refuseOverride(rw, req, 400, "the request carries the override header "+sawHeader), false
-		}
-		if req.URL.RawQuery != "" {
-			if vals, ok := methodParam(req.URL.RawQuery); !ok || len(vals) > 0 {
-				return g.refuseOverride(rw, req, 400, "the query carries a _method override"), false
-			}
-		}
-		vals, status := formOverride(req)
-		if status != 0 {
-			return g.refuseOverride(rw, req, status, "the form body cannot be checked for _method"), false
+// the returned bool pair). A plain function (under Yaegi a method call costs about 20 allocations
+// more): every request with a query or a form body makes this call.
+func checkOverrides(g *Gatehouse, rw http.ResponseWriter, req *http.Request, sawHeader string) (answered, decided bool) {
+	if g.overridesAuthorize {
+		return checkAuthorizedOverrides(g, rw, req)
+	}
+	if sawHeader != "" {
+		return refuseOverride(g, rw, req, 400, "the request carries the override header "+sawHeader), false
+	}
+	if req.URL.RawQuery != "" {
+		vals, ok := methodParam(req.URL.RawQuery)
+		// One if per case, not ||: under Yaegi a || is a slot more.
+		if !ok {
+			return refuseOverride(g, rw, req, 400, "the query carries a _method override"), false
 		}
 		if len(vals) > 0 {
-			return g.refuseOverride(rw, req, 400, "the form body carries a _method override"), false
+			return refuseOverride(g, rw, req, 400, "the query carries a _method override"), false
 		}
-		return false, false
 	}
+	if req.Method != methodPost {
+		return false, false // formOverride's first test, without its call
+	}
+	vals, status := readFormOverride(req)
+	if status != 0 {
+		return refuseOverride(g, rw, req, status, "the form body cannot be checked for _method"), false
+	}
+	if len(vals) > 0 {
+		return refuseOverride(g, rw, req, 400, "the form body carries a _method override"), false
+	}
+	return false, false
+}
+
+// checkAuthorizedOverrides is checkOverrides under overrides: authorize (a function of its own:
+// the default mode reserves none of its frame).
+func checkAuthorizedOverrides(g *Gatehouse, rw http.ResponseWriter, req *http.Request) (answered, decided bool) {
 	o, status := readOverride(req)
 	if status != 0 {
-		return g.refuseOverride(rw, req, status, "the form body cannot be checked for _method"), false
+		return refuseOverride(g, rw, req, status, "the form body cannot be checked for _method"), false
 	}
 	if o == nil {
 		return false, false
 	}
 	if o.bad != "" {
-		return g.refuseOverride(rw, req, 400, o.bad), false
+		return refuseOverride(g, rw, req, 400, o.bad), false
 	}
 	return !g.authorizeOverride(rw, req, o), true
 }
@@ -215,11 +258,11 @@ func (g *Gatehouse) authorizeOverride(rw http.ResponseWriter, req *http.Request,
 	if o.target != "" {
 		u, err := url.ParseRequestURI(o.target)
 		if err != nil || u.Host != "" || u.Scheme != "" {
-			return !g.refuseOverride(rw, req, 400, "a path override must be an origin-form target such as /orgs/acme")
+			return !refuseOverride(g, rw, req, 400, "a path override must be an origin-form target such as /orgs/acme")
 		}
 		as.URL = u
 		if _, err := matcher.Split(u.EscapedPath()); err != nil {
-			return !g.refuseOverride(rw, req, 400, "the path override could be read differently by the backend")
+			return !refuseOverride(g, rw, req, 400, "the path override could be read differently by the backend")
 		}
 	}
 	if !authorize(g, rw, as) {

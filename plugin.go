@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/policy"
-	"github.com/gatehouse-dev/gatehouse/tokens"
 )
 
 // Config is the middleware configuration. Traefik decodes it with mapstructure from labels or the
@@ -135,7 +134,6 @@ func New(ctx context.Context, next http.Handler, config *Config, name string) (h
 // panic there would still be answered 500 by Traefik's own recovery, never forwarded.
 func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	h := req.Header
-	p := g.protect
 	override := ""
 	for name := range h {
 		// Cheap filters first (first, third and fifth byte, as the fold reads them), then one
@@ -143,16 +141,16 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		if name == "" {
 			continue
 		}
-		if p.first[name[0]] == 0 {
+		if g.first[name[0]] == 0 {
 			continue
 		}
 		if len(name) > 2 {
-			if p.third[name[2]] == 0 {
+			if g.third[name[2]] == 0 {
 				continue
 			}
 		}
 		if len(name) > 4 {
-			if p.fifth[name[4]] == 0 {
+			if g.fifth[name[4]] == 0 {
 				continue
 			}
 		}
@@ -164,16 +162,16 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		stripTrailers(g, req)
 	}
 	if override != "" {
-		serve(g, rw, req, override, true)
+		serve(g, rw, req, override, "", true)
 		return
 	}
 	if req.URL.RawQuery != "" {
-		serve(g, rw, req, "", true)
+		serve(g, rw, req, "", "", true)
 		return
 	}
-	if req.Method == http.MethodPost {
+	if req.Method == methodPost {
 		if formBody(h["Content-Type"]) {
-			serve(g, rw, req, "", true)
+			serve(g, rw, req, "", "", true)
 			return
 		}
 	}
@@ -188,7 +186,7 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	serve(g, rw, req, "", false)
+	serve(g, rw, req, "", "", false)
 }
 
 // protectHeader applies the header rule to one request header that passed ServeHTTP's byte
@@ -224,8 +222,9 @@ func protectHeader(g *Gatehouse, h http.Header, name string) bool {
 // a panic belongs to the backend (http.ErrAbortHandler included) and propagates.
 //
 // overrides says whether the request may carry an override (an override header, a query or a
-// form body, as ServeHTTP found): only then is the override rule applied.
-func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string, overrides bool) {
+// form body, as ServeHTTP found): only then is the override rule applied. key is the request's
+// decision-cache key when warmDecision built it already (else "": finish builds it if it stores).
+func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override, key string, overrides bool) {
 	forwarded := false
 	defer func() {
 		if !forwarded {
@@ -234,52 +233,69 @@ func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override str
 			}
 		}
 	}()
-	if g.jwksPath != "" {
+	if g.publishesJWKS {
 		if publishedJWKS(g, rw, req) {
 			return
 		}
 	}
+	// The answered… functions report that the request stops (not that it goes on): under Yaegi
+	// a ! is one slot more.
 	if overrides {
-		if !overridden(g, rw, req, override) {
+		if answeredOverrides(g, rw, req, override) {
 			return
 		}
-	} else if !authorize(g, rw, req) {
-		return
+	} else if o := evaluate(g, req, key); o != nil {
+		// authorize written out: one call less for the request that carries no override.
+		if answeredDenial(g, rw, req, o) {
+			return
+		}
 	}
 	forwarded = true
 	g.next.ServeHTTP(rw, req)
 }
 
-// overridden is serve's decision for a request that may carry an override: the override rule,
-// then the decision cache, then the pipeline. It reports whether the request goes on to the
-// backend (a refusal or denial has been written). A function of its own, so that serve reserves
-// no slot for it on the other requests.
-func overridden(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) bool {
-	answered, decided := g.checkOverrides(rw, req, override)
+// answeredOverrides is serve's decision for a request that may carry an override: the override
+// rule, then the decision cache, then the pipeline. It reports whether it answered the request (a
+// refusal or denial has been written); otherwise the request goes on to the backend. A function
+// of its own, so that serve reserves no slot for it on the other requests.
+func answeredOverrides(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override string) bool {
+	answered, decided := checkOverrides(g, rw, req, override)
 	if answered {
-		return false
+		return true
 	}
 	if !decided {
 		decided = warm(g, req)
 	}
 	if decided {
-		return true
+		return false
 	}
-	return authorize(g, rw, req)
+	return !authorize(g, rw, req)
 }
 
 // warmDecision replays a cached allow for this exact request (decisionKey inline for plainForward's
 // case: one Bearer header, no tenant header). Its own function: under Yaegi a call reserves the
 // whole frame, and public requests need none of this. The header writes repeat forward's on
 // purpose: the call costs this path about a fifth of its time under Yaegi. The entry's window
-// (from, until: exp and nbf with the leeway, the assertion's remint time) is putDecision's.
+// (from, until: exp and nbf with the leeway, the assertion's remint time) is putDecision's. It
+// reports whether it answered the request: a replay, or a miss decided afresh (missed) with the
+// key built here; false leaves the request to ServeHTTP's serve (no cacheable token, or an
+// entry no longer valid).
 func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http.Header, auth []string) bool {
 	if len(auth) != 1 {
 		return false
 	}
 	v := auth[0]
-	if len(v) < 8 || len(v) > tokens.MaxTokenSize+7 || (v[:7] != "Bearer " && !bearer(v)) {
+	// One if per case, not || and &&: under Yaegi each of those is a slot more.
+	if len(v) < 8 {
 		return false
+	}
+	if len(v) > maxBearerValue {
+		return false
+	}
+	if v[:7] != "Bearer " {
+		if !bearer(v) {
+			return false
+		}
 	}
 	// The method, path and host are not bounded here: decisionKey stores no key whose parts
 	// exceed maxMethodKey, maxPathLength or maxTenantKey, and none of the parts can hold the NUL
@@ -295,22 +311,47 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 	a := c.m[key]
 	c.mu.Unlock()
 	if a == nil {
-		return false
+		return missed(g, rw, req, key)
 	}
 	if g.dynamic {
 		return warmDynamic(g, rw, req, h, a)
 	}
 	unix := time.Now().Unix()
-	if unix >= a.until || unix < a.from || g.staticPolicy != a.policy || atomic.LoadInt32(a.retired) != 0 {
+	if unix >= a.until {
 		return false
 	}
-	names := g.hNames
+	if unix < a.from {
+		return false
+	}
+	if g.staticPolicy != a.policy {
+		return false
+	}
+	if atomic.LoadInt32(a.retired) != 0 {
+		return false
+	}
 	for i, w := range a.values {
 		if w != nil {
-			h[names[i]] = w
+			h[g.hNames[i]] = w
 		}
 	}
 	g.next.ServeHTTP(rw, req)
+	return true
+}
+
+// missed decides a request afresh (serve) whose allow warmDecision did not find, handing on the
+// key warmDecision built so that storing the allow does not build it again. For plainForward's
+// configurations (one Bearer Authorization header, no tenant header) it is decisionKey's key once
+// the parts are within decisionKey's bounds: missed hands on none for a method or host beyond them
+// (finish then asks decisionKey, which refuses it too), and evaluate refuses a path beyond
+// maxPathLength before it stores anything. TestTheMissHandsOnDecisionKeysKey holds them together.
+func missed(g *Gatehouse, rw http.ResponseWriter, req *http.Request, key string) bool {
+	if len(req.Method) > maxMethodKey {
+		key = ""
+	}
+	if len(req.Host) > maxTenantKey {
+		key = ""
+	}
+	serve(g, rw, req, "", key, false)
 	return true
 }
 
@@ -337,29 +378,34 @@ func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http
 		pol = policy.SubjectPolicy(g.lookup, pol, a.id.Issuer, a.id.Subject, now)
 	}
 	unix := now.Unix()
-	if unix >= a.until || unix < a.from || pol != a.policy || atomic.LoadInt32(a.retired) != 0 {
+	if unix >= a.until {
 		return false
 	}
-	names := g.hNames
+	if unix < a.from {
+		return false
+	}
+	if pol != a.policy {
+		return false
+	}
+	if atomic.LoadInt32(a.retired) != 0 {
+		return false
+	}
 	for i, w := range a.values {
 		if w != nil {
-			h[names[i]] = w
+			h[g.hNames[i]] = w
 		}
 	}
 	g.next.ServeHTTP(rw, req)
 	return true
 }
 
-// warmPublic forwards a request whose method and path matched a public route before.
+// warmPublic forwards a request whose method and path matched a public route before. Called
+// under plainForward only, which holds only with a public cache: c is never nil here.
 func warmPublic(g *Gatehouse, rw http.ResponseWriter, req *http.Request) bool {
 	c := g.public
-	if c == nil {
-		return false
-	}
 	// No bound on the path here: the public cache holds only paths within maxPathLength.
-	key := req.Method + "\x00" + req.URL.EscapedPath()
 	c.mu.Lock()
-	r := c.m[key]
+	r := c.m[req.Method+"\x00"+req.URL.EscapedPath()]
 	c.mu.Unlock()
 	if r == nil {
 		return false

@@ -101,8 +101,9 @@ func bounded(s string, max int) string {
 // refuseOverride answers a request that carries a method or path override (400), or whose form
 // body cannot be checked for one (413): Gatehouse decided on the method and path it saw, and a
 // backend honouring the override would perform another. It reports whether it answered: in shadow
-// mode the refusal is only audited and the request goes on.
-func (g *Gatehouse) refuseOverride(rw http.ResponseWriter, req *http.Request, status int, reason string) bool {
+// mode the refusal is only audited and the request goes on. A plain function: under Yaegi each
+// call site of a method holds a slot more, and checkOverrides has five.
+func refuseOverride(g *Gatehouse, rw http.ResponseWriter, req *http.Request, status int, reason string) bool {
 	o := &outcome{status: status, detail: "method or path override refused", reason: reason}
 	if status == 413 {
 		o.detail = "form body too large to check"

@@ -1,9 +1,15 @@
 package gatehouse
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +52,10 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 		if rec.Code != 200 {
 			t.Fatalf("%s: first request: status %d", tenant, rec.Code)
 		}
+		// A miss is decided afresh (missed): without a verifier that panics and is answered 500,
+		// so only a replay answers 200.
+		verifier := g.verifier
+		g.verifier = nil
 		for _, tc := range []struct {
 			what string
 			r    *http.Request
@@ -59,9 +69,64 @@ func TestTheInlineReplayFindsWhatTheSlowPathStored(t *testing.T) {
 			{"the same token under another scheme", schemed("Basic? "), false},
 			{"the same token after a scheme without its space", schemed("Bearerx"), false},
 		} {
-			got := warmDecision(g, httptest.NewRecorder(), tc.r, tc.r.Header, tc.r.Header["Authorization"])
+			rec := httptest.NewRecorder()
+			got := warmDecision(g, rec, tc.r, tc.r.Header, tc.r.Header["Authorization"]) && rec.Code == 200
 			if got != tc.hit {
 				t.Errorf("%s: %s: warm hit %v, want %v", tenant, tc.what, got, tc.hit)
+			}
+		}
+		g.verifier = verifier
+	}
+}
+
+// TestTheMissHandsOnDecisionKeysKey: warmDecision hands the key it built on a miss to the slow
+// path (missed), which stores the allow under it; the entry must be stored under decisionKey's key
+// (requestKey) or not at all when decisionKey has none (a method or host beyond its bounds).
+func TestTheMissHandsOnDecisionKeysKey(t *testing.T) {
+	const secret = "fake-unit-test-secret-0123456789abcdef"
+	long := strings.Repeat("a", maxTenantKey)
+	for _, tenant := range []string{"none", "host:{org}.api.test"} {
+		c := CreateConfig()
+		c.Secret = secret
+		c.Tenant = tenant
+		c.Unmatched = "authenticated"
+		c.TrustTokenPermissions = "true"
+		g := newTestMiddleware(t, c, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+		if !g.plainForward {
+			t.Fatalf("%s: not plainForward: warmDecision is not the warm path", tenant)
+		}
+		for _, tc := range []struct {
+			what, method, host, scheme string
+		}{
+			{"a plain request", "GET", "acme.api.test", "Bearer "},
+			{"the scheme in lower case", "GET", "acme.api.test", "bearer "},
+			{"a method of maxMethodKey bytes", strings.Repeat("M", maxMethodKey), "acme.api.test", "Bearer "},
+			{"a method beyond maxMethodKey", strings.Repeat("M", maxMethodKey+1), "acme.api.test", "Bearer "},
+			{"a host of maxTenantKey bytes", "GET", long[:maxTenantKey-len(".api.test")] + ".api.test", "Bearer "},
+			{"a host beyond maxTenantKey", "GET", long + ".api.test", "Bearer "},
+		} {
+			org := strings.TrimSuffix(tc.host, ".api.test")
+			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "org_id": org,
+				"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.decisions.m = map[string]*allowed{}
+			g.decisions.bytes = 0
+			r := httptest.NewRequest(tc.method, "http://"+tc.host+"/data", nil)
+			r.Header.Set("Authorization", tc.scheme+tok)
+			rec := httptest.NewRecorder()
+			g.ServeHTTP(rec, r)
+			want := requestKey(g, r)
+			if rec.Code != 200 {
+				t.Errorf("%s: %s: status %d", tenant, tc.what, rec.Code)
+			}
+			if want != "" {
+				if len(g.decisions.m) != 1 || g.decisions.m[want] == nil {
+					t.Errorf("%s: %s: stored %d entries, none under decisionKey's key", tenant, tc.what, len(g.decisions.m))
+				}
+			} else if len(g.decisions.m) != 0 {
+				t.Errorf("%s: %s: no decisionKey, but %d entries stored", tenant, tc.what, len(g.decisions.m))
 			}
 		}
 	}
@@ -191,5 +256,69 @@ func TestTheDecisionCacheKeepsToItsBounds(t *testing.T) {
 		if last := key(tc.keys[len(tc.keys)-1]); (dc.m[last] != nil) != tc.wantLatest {
 			t.Errorf("%s: the last entry stored is held: %v, want %v", tc.what, dc.m[last] != nil, tc.wantLatest)
 		}
+	}
+}
+
+// TestAQueryReplayMintsAFreshAssertionWhenDue: a request with a query takes the override rule's
+// path, whose replay (replay, reminted) mints a fresh assertion once the cached one is due, stores
+// the fresh allow, and replays that one afterwards.
+func TestAQueryReplayMintsAFreshAssertionWhenDue(t *testing.T) {
+	const secret = "fake-unit-test-secret-0123456789abcdef"
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := CreateConfig()
+	c.Secret = secret
+	c.Tenant = "none"
+	c.Unmatched = "authenticated"
+	c.Assertion.Key = string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	c.Assertion.Issuer = "gateway"
+	var seen string
+	g := newTestMiddleware(t, c, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r.Header.Get("X-Auth-Assertion") }))
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "org_id": "acme",
+		"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		t.Helper()
+		seen = ""
+		r := httptest.NewRequest("GET", "/data?page=2", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, r)
+		if rec.Code != 200 || seen == "" {
+			t.Fatalf("status %d, assertion %q", rec.Code, seen)
+		}
+		return seen
+	}
+	first := get()
+	if len(g.decisions.m) != 1 {
+		t.Fatalf("%d cached decisions", len(g.decisions.m))
+	}
+	if again := get(); again != first {
+		t.Fatal("a replay before the remint time minted a fresh assertion")
+	}
+	for k, a := range g.decisions.m {
+		due := *a
+		due.remintAt = time.Now().Unix() - 1
+		g.decisions.m[k] = &due
+	}
+	fresh := get()
+	if fresh == first {
+		t.Fatal("a replay past the remint time replayed the old assertion")
+	}
+	for _, a := range g.decisions.m {
+		if a.remintAt <= time.Now().Unix() {
+			t.Fatalf("the fresh allow was not stored (remint at %d)", a.remintAt)
+		}
+	}
+	if again := get(); again != fresh {
+		t.Fatal("the fresh assertion was not replayed")
 	}
 }
