@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
@@ -36,34 +35,40 @@ type Options struct {
 // counts only for its issuer's tokens when it names one, and for no token when it names none and
 // opts.IssuerQualified is set.
 func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, target Target) Decision {
-	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: id.Org}
+	org := id.Org
 	if target.Guarded {
-		if target.Org == "" {
-			return guardDenial(d, id, target)
+		if !admits(id, target.Org) {
+			return guardDenial(route, id, target)
 		}
-		if target.Org != id.Org {
-			if !memberOf(id, target.Org) {
-				return guardDenial(d, id, target)
-			}
-		}
-		d.Org = target.Org
+		org = target.Org
 	}
 	if route.Requirement == matcher.Authenticated {
-		d.Allow = true
-		d.Status = 0
-		d.Reason = "any valid token"
-		return d
+		return Decision{Allow: true, Route: route.Text, Permission: matcher.Authenticated, Reason: "any valid token", Org: org}
 	}
-	return decidePermission(p, opts, id, d, target.Resource)
+	return decidePermission(p, opts, id, Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: org}, target.Resource)
 }
 
 // The steps of Decide a request may skip are functions of their own: under Yaegi a call reserves
 // room for every variable and intermediate value of the function it enters, taken or not
-// (docs/yaegi.md), and most requests are allowed by the first step that looks.
+// (docs/yaegi.md), and most requests are allowed by the first step that looks. For the same
+// reason Decide builds each Decision where it returns it, rather than one it then amends.
+
+// admits is the tenant guard: a request that names org is for id only when org is not empty and
+// id belongs to it: its org claim, or an org it carries roles for.
+func admits(id *tokens.Identity, org string) bool {
+	if org == "" {
+		return false
+	}
+	if org == id.Org {
+		return true
+	}
+	_, ok := id.OrgRoles[org]
+	return ok
+}
 
 // guardDenial is the tenant guard's refusal: the request names no org, or one id does not belong to.
-func guardDenial(d Decision, id *tokens.Identity, target Target) Decision {
-	d.Org = ""
+func guardDenial(route *matcher.Route, id *tokens.Identity, target Target) Decision {
+	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403}
 	if target.Org == "" {
 		d.Reason = "the request names no org"
 		return d
@@ -122,15 +127,6 @@ func allow(d Decision, reason string) Decision {
 	d.Status = 0
 	d.Reason = reason
 	return d
-}
-
-// memberOf reports whether the token belongs to org: its org claim, or an org it carries roles for.
-func memberOf(id *tokens.Identity, org string) bool {
-	if org == id.Org {
-		return true
-	}
-	_, ok := id.OrgRoles[org]
-	return ok
 }
 
 // tokenRoles returns the token's roles that count in org.
@@ -257,11 +253,32 @@ func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, reso
 		}
 	}
 	if p != nil {
-		if len(p.grants[id.Subject+"\x00"+org]) != 0 {
-			return joinGrants(p, opts, id, org, resource)
-		}
+		return policyHeaders(p, opts, id, org, resource)
 	}
-	list := id.Roles
+	// Without a policy the roles are all there is; one role (the common case) is its own list.
+	if len(id.Roles) == 1 {
+		return id.Roles[0], ""
+	}
+	return roleHeaders(nil, id.Roles)
+}
+
+// policyHeaders is GrantHeaders' common case under a policy: unless the policy assigns id roles
+// in org, the token's roles and their permissions. One role's permissions were sorted and joined
+// when the policy was built (Policy.joined); under Yaegi the steps that build the lists are
+// functions of their own, so that the request path reserves no room for them.
+func policyHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (string, string) {
+	if len(p.grants[id.Subject+"\x00"+org]) != 0 {
+		return joinGrants(p, opts, id, org, resource)
+	}
+	if len(id.Roles) == 1 {
+		return id.Roles[0], p.joined[id.Roles[0]]
+	}
+	return roleHeaders(p, id.Roles)
+}
+
+// roleHeaders joins a list of roles other than one (none, or several in any order, perhaps
+// repeated) and, under p (which may be nil), their permissions.
+func roleHeaders(p *Policy, list []string) (roles, perms string) {
 	if len(list) > 1 {
 		list = tokens.SortedSet(list)
 	}
@@ -275,11 +292,7 @@ func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, reso
 			all = append(all, perm)
 		}
 	}
-	if len(list) > 1 {
-		all = tokens.SortedSet(all)
-	} else {
-		sort.Strings(all) // one role's permissions are distinct keys of one map
-	}
+	all = tokens.SortedSet(all)
 	perms = strings.Join(all, ",")
 	return roles, perms
 }

@@ -14,9 +14,23 @@ import (
 // assignments, another org), with and without a policy, GrantHeaders returns exactly Grants'
 // roles and permissions joined by commas.
 func TestGrantHeadersAreGrantsJoined(t *testing.T) {
-	pols := []*Policy{nil, mustParse(t, explainPolicy)}
+	// The policy as Parse, ParseJSON and a subject's lookup build it: GrantHeaders reads each
+	// role's permissions joined when the policy was built.
+	fromJSON, err := ParseJSON([]byte(`{"permissions": ["w:read", "w:delete", "p:delete"],
+		"roles": {"viewer": ["w:read"], "admin": ["w:read", "w:delete"], "moderator": ["p:delete"]},
+		"assignments": [{"subject": "svc", "org": "acme", "role": "viewer"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := mustParse(t, explainPolicy)
+	derived, err := deriveSubject(base, nil, "a", "", []assignmentDocument{{Subject: "a", Org: "globex", Role: "moderator"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pols := []*Policy{nil, base, fromJSON, derived}
 	ids := []tokens.Identity{
 		{Subject: "a", Org: "acme", Roles: []string{"admin"}},
+		{Subject: "a", Org: "globex", Roles: []string{"moderator"}},
 		{Subject: "a", Org: "acme", Roles: []string{"viewer", "admin", "viewer"}},
 		{Subject: "a", Org: "acme", Roles: []string{"nosuchrole"}},
 		{Subject: "a", Org: "acme"},
@@ -53,10 +67,10 @@ func TestGrantHeadersAreGrantsJoined(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no combination forwards a permission: the table does not exercise the permission lists")
 	}
-	if got := strconv.Itoa(len(ids[1].Roles)); got != "3" {
+	if got := strconv.Itoa(len(ids[2].Roles)); got != "3" {
 		t.Fatalf("GrantHeaders changed the identity's roles (now %s of them)", got)
 	}
-	if ids[1].Roles[0] != "viewer" {
-		t.Fatalf("GrantHeaders reordered the identity's roles: %v", ids[1].Roles)
+	if ids[2].Roles[0] != "viewer" {
+		t.Fatalf("GrantHeaders reordered the identity's roles: %v", ids[2].Roles)
 	}
 }
