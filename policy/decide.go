@@ -42,11 +42,15 @@ func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, 
 		}
 		org = target.Org
 	}
-	if route.Requirement == matcher.Authenticated {
-		return Decision{Allow: true, Route: route.Text, Permission: matcher.Authenticated, Reason: "any valid token", Org: org}
+	if route.Requirement == authenticated {
+		return Decision{Allow: true, Route: route.Text, Permission: authenticated, Reason: "any valid token", Org: org}
 	}
 	return decidePermission(p, opts, id, Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: org}, target.Resource)
 }
+
+// authenticated is matcher.Authenticated as a constant of this package: under Yaegi another
+// package's constant takes a frame slot where each use is, this package's is folded.
+const authenticated = matcher.Authenticated
 
 // The steps of Decide a request may skip are functions of their own: under Yaegi a call reserves
 // room for every variable and intermediate value of the function it enters, taken or not
