@@ -94,10 +94,17 @@ func decidePermission(p *Policy, opts Options, id *tokens.Identity, d Decision, 
 		}
 	}
 	if p == nil {
-		d.Reason = "token does not carry " + strconv.Quote(perm)
-		return d
+		return noPolicy(d)
 	}
-	roles := tokenRoles(id, org)
+	// The token's roles are tokenRoles(id, org); when no org roles count, they are id.Roles, read
+	// here without a call.
+	roles := id.Roles
+	if len(id.OrgRoles) != 0 {
+		roles = tokenRoles(id, org)
+	}
+	if org != id.Org {
+		roles = tokenRoles(id, org)
+	}
 	for _, r := range roles {
 		if p.roles[r][perm] {
 			return allow(d, "role \""+r+"\" in org \""+org+"\" grants \""+perm+"\"")
@@ -123,6 +130,12 @@ func decideAssigned(p *Policy, opts Options, id *tokens.Identity, d Decision, ro
 		}
 	}
 	d.Reason = lacks(p, opts, id, roles, org, perm)
+	return d
+}
+
+// noPolicy is decidePermission's denial without a policy, where only token permissions grant.
+func noPolicy(d Decision) Decision {
+	d.Reason = "token does not carry " + strconv.Quote(d.Permission)
 	return d
 }
 
