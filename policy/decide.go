@@ -107,7 +107,7 @@ func decidePermission(p *Policy, opts Options, id *tokens.Identity, d Decision, 
 	}
 	for _, r := range roles {
 		if p.roles[r][perm] {
-			return allow(d, "role \""+r+"\" in org \""+org+"\" grants \""+perm+"\"")
+			return allow(d, strJoin([]string{"role \"", r, "\" in org \"", org, "\" grants \"", perm, "\""}, ""))
 		}
 	}
 	return decideAssigned(p, opts, id, d, roles, resource)
@@ -132,6 +132,11 @@ func decideAssigned(p *Policy, opts Options, id *tokens.Identity, d Decision, ro
 	d.Reason = lacks(p, opts, id, roles, org, perm)
 	return d
 }
+
+// strJoin is strings.Join as a package variable: under Yaegi a chain of + takes a frame slot and
+// a string per operator, and a package function's selector takes a slot, where one compiled
+// call through a package variable takes one for its result.
+var strJoin = strings.Join
 
 // noPolicy is decidePermission's denial without a policy, where only token permissions grant.
 func noPolicy(d Decision) Decision {
