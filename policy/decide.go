@@ -37,7 +37,7 @@ type Options struct {
 func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, target Target) Decision {
 	org := id.Org
 	if target.Guarded {
-		if !admits(id, target.Org) {
+		if guardRefuses(id, target.Org) {
 			return guardDenial(route, id, target)
 		}
 		org = target.Org
@@ -57,17 +57,18 @@ const authenticated = matcher.Authenticated
 // (docs/yaegi.md), and most requests are allowed by the first step that looks. For the same
 // reason Decide builds each Decision where it returns it, rather than one it then amends.
 
-// admits is the tenant guard: a request that names org is for id only when org is not empty and
-// id belongs to it: its org claim, or an org it carries roles for.
-func admits(id *tokens.Identity, org string) bool {
+// guardRefuses is the tenant guard: a request that names org is for id only when org is not
+// empty and id belongs to it: its org claim, or an org it carries roles for. (It answers the
+// refusal, so that Decide needs no ! : under Yaegi each operator is a frame slot.)
+func guardRefuses(id *tokens.Identity, org string) bool {
 	if org == "" {
-		return false
-	}
-	if org == id.Org {
 		return true
 	}
+	if org == id.Org {
+		return false
+	}
 	_, ok := id.OrgRoles[org]
-	return ok
+	return !ok
 }
 
 // guardDenial is the tenant guard's refusal: the request names no org, or one id does not belong to.
@@ -278,10 +279,11 @@ func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, reso
 		return policyHeaders(p, opts, id, org, resource)
 	}
 	// Without a policy the roles are all there is; one role (the common case) is its own list.
-	if len(id.Roles) == 1 {
-		return id.Roles[0], ""
+	list := id.Roles
+	if len(list) == 1 {
+		return list[0], ""
 	}
-	return roleHeaders(nil, id.Roles)
+	return roleHeaders(nil, list)
 }
 
 // policyHeaders is GrantHeaders' common case under a policy: unless the policy assigns id roles
@@ -292,10 +294,11 @@ func policyHeaders(p *Policy, opts Options, id *tokens.Identity, org string, res
 	if len(p.grants[id.Subject+"\x00"+org]) != 0 {
 		return joinGrants(p, opts, id, org, resource)
 	}
-	if len(id.Roles) == 1 {
-		return id.Roles[0], p.joined[id.Roles[0]]
+	list := id.Roles
+	if len(list) == 1 {
+		return list[0], p.joined[list[0]]
 	}
-	return roleHeaders(p, id.Roles)
+	return roleHeaders(p, list)
 }
 
 // roleHeaders joins a list of roles other than one (none, or several in any order, perhaps

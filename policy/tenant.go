@@ -82,24 +82,25 @@ func (t *Tenant) Locate(req *http.Request, route *matcher.Route, segs, vals []st
 // wildcard names are read from route.Params, so that a route without the tenant wildcard (the
 // common case outside path mode's org routes) makes no call into matcher at all.
 func LocateTarget(t *Tenant, req *http.Request, route *matcher.Route, segs, vals []string) Target {
-	res := segs
-	n := len(res) - 1
+	// The resource path is segs without a final empty segment (a trailing slash); segs itself
+	// holds it, as a local would cost a frame slot more under Yaegi.
+	n := len(segs) - 1
 	if n >= 0 {
-		if res[n] == "" {
-			res = res[:n]
+		if segs[n] == "" {
+			segs = segs[:n]
 		}
 	}
 	if t.byPath {
 		for j, name := range route.Params {
 			if name == t.param {
-				return pathTarget(route, res, vals, j)
+				return pathTarget(route, segs, vals, j)
 			}
 		}
 	}
 	if t.other {
-		return otherTarget(t, req, res)
+		return otherTarget(t, req, segs)
 	}
-	return Target{Resource: res}
+	return Target{Resource: segs}
 }
 
 // pathTarget is path mode's target when the route has the tenant wildcard, j-th among its Params.
