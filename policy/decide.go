@@ -88,10 +88,8 @@ func decidePermission(p *Policy, opts Options, id *tokens.Identity, d Decision, 
 	org := d.Org
 	perm := d.Permission
 	if opts.TrustTokenPermissions {
-		if org == id.Org {
-			if has(id.Permissions, perm) {
-				return allow(d, "token grants \""+perm+"\"")
-			}
+		if tokenGrants(id, org, perm) {
+			return allow(d, "token grants \""+perm+"\"")
 		}
 	}
 	if p == nil {
@@ -138,6 +136,15 @@ func decideAssigned(p *Policy, opts Options, id *tokens.Identity, d Decision, ro
 // a string per operator, and a package function's selector takes a slot, where one compiled
 // call through a package variable takes one for its result.
 var strJoin = strings.Join
+
+// tokenGrants reports whether id carries perm as a token permission that counts in org: only in
+// the token's own org.
+func tokenGrants(id *tokens.Identity, org, perm string) bool {
+	if org != id.Org {
+		return false
+	}
+	return has(id.Permissions, perm)
+}
 
 // noPolicy is decidePermission's denial without a policy, where only token permissions grant.
 func noPolicy(d Decision) Decision {
