@@ -48,8 +48,8 @@ func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, 
 	return decidePermission(p, opts, id, Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: org}, target.Resource)
 }
 
-// authenticated is matcher.Authenticated as a constant of this package: under Yaegi another
-// package's constant takes a frame slot where each use is, this package's is folded.
+// authenticated is matcher.Authenticated as a constant of this package: under Yaegi each use of
+// another package's constant is a frame slot, where this package's constants are folded.
 const authenticated = matcher.Authenticated
 
 // The steps of Decide a request may skip are functions of their own: under Yaegi a call reserves
@@ -58,8 +58,9 @@ const authenticated = matcher.Authenticated
 // reason Decide builds each Decision where it returns it, rather than one it then amends.
 
 // guardRefuses is the tenant guard: a request that names org is for id only when org is not
-// empty and id belongs to it: its org claim, or an org it carries roles for. (It answers the
-// refusal, so that Decide needs no ! : under Yaegi each operator is a frame slot.)
+// empty and id belongs to it (its org claim, or an org it carries roles for). It reports the
+// refusal rather than the admission so that Decide needs no "!": under Yaegi each operator is a
+// frame slot.
 func guardRefuses(id *tokens.Identity, org string) bool {
 	if org == "" {
 		return true
@@ -132,9 +133,9 @@ func decideAssigned(p *Policy, opts Options, id *tokens.Identity, d Decision, ro
 	return d
 }
 
-// strJoin is strings.Join as a package variable: under Yaegi a chain of + takes a frame slot and
-// a string per operator, and a package function's selector takes a slot, where one compiled
-// call through a package variable takes one for its result.
+// strJoin is strings.Join through a package variable: under Yaegi each + of a chain is a frame
+// slot and a new string, and the selector strings.Join is a slot too, where a package variable
+// is none. One call builds a reason for one slot, its result.
 var strJoin = strings.Join
 
 // tokenGrants reports whether id carries perm as a token permission that counts in org: only in
