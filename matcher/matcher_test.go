@@ -112,3 +112,39 @@ func TestConflictsAreRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestParamSegmentIsSegmentIndex holds the position ParseRoute computes for each wildcard to
+// SegmentIndex, which finds it by name: the request path reads the first, compiled callers the
+// second.
+func TestParamSegmentIsSegmentIndex(t *testing.T) {
+	lines := append([]string{
+		"GET /a/{x}/b/{y}/{rest...} p",
+		"GET /{org} p",
+		"GET /x/y/z p",
+		"GET /x/{id}/ p",
+	}, precedenceRoutes...)
+	n := 0
+	for _, line := range lines {
+		r, err := ParseRoute(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, name := range r.Params {
+			if got, want := ParamSegment(r, j), r.SegmentIndex(name); got != want || got < 0 {
+				t.Errorf("%q: ParamSegment(%d) = %d, SegmentIndex(%q) = %d", line, j, got, name, want)
+			}
+			n++
+		}
+		for _, j := range []int{-1, len(r.Params), len(r.Params) + 1} {
+			if got := ParamSegment(r, j); got != -1 {
+				t.Errorf("%q: ParamSegment(%d) = %d, want -1", line, j, got)
+			}
+		}
+	}
+	if n < 8 {
+		t.Fatalf("only %d wildcards checked", n)
+	}
+	if got := ParamSegment(&Route{Params: []string{"org"}}, 0); got != -1 {
+		t.Errorf("a Route not built by ParseRoute: ParamSegment = %d, want -1 as SegmentIndex", got)
+	}
+}

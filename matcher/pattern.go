@@ -50,7 +50,8 @@ type Route struct {
 	Requirement string   // a permission, Public or Authenticated
 	Params      []string // wildcard names in path order; matched values come back in this order
 
-	segs []segment
+	segs      []segment
+	paramSegs []int // the position among segs of each of Params
 }
 
 // Param returns the value of the wildcard name among values (as returned by Match), or "".
@@ -77,7 +78,11 @@ func ParseRoute(text string) (*Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Route{Text: strings.Join(fields, " "), Method: method, Path: fields[1], Requirement: fields[2], Params: params, segs: segs}, nil
+	r := &Route{Text: strings.Join(fields, " "), Method: method, Path: fields[1], Requirement: fields[2], Params: params, segs: segs}
+	for _, name := range params {
+		r.paramSegs = append(r.paramSegs, r.SegmentIndex(name))
+	}
+	return r, nil
 }
 
 func parsePath(p string) ([]segment, []string, error) {
@@ -176,6 +181,20 @@ func isToken(s string) bool {
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
+
+// ParamSegment returns the position among path segments of the j-th wildcard of r.Params, or -1
+// (j out of range, or a Route not built by ParseRoute): SegmentIndex(r.Params[j]), computed when
+// the route was parsed. A plain function, for the request path: under Yaegi a method call on an
+// interpreted type costs 15-28 allocations more than a function call (docs/yaegi.md).
+func ParamSegment(r *Route, j int) int {
+	if j < 0 {
+		return -1
+	}
+	if j >= len(r.paramSegs) {
+		return -1
+	}
+	return r.paramSegs[j]
+}
 
 // SegmentIndex returns the position among path segments of the wildcard name, or -1.
 func (r *Route) SegmentIndex(name string) int {

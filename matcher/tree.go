@@ -167,17 +167,13 @@ func MatchTable(t *Table, method string, segs []string) (*Route, []string) {
 		}
 		return matchGET(t, segs)
 	}
-	r, vals := matchFast(root, segs)
-	if r == nil {
-		return matchSearch(t, root, method, segs)
-	}
-	return r, vals
+	return matchFast(t, root, method, segs)
 }
 
-// matchSearch is Match once the first-choice walk failed: a search with backtracking, then for HEAD
-// the GET routes.
-func matchSearch(t *Table, root *node, method string, segs []string) (*Route, []string) {
-	if r, vals := match(root, segs, nil); r != nil {
+// matchSearch is Match once the first-choice walk failed: a search with backtracking in the tree of
+// method, then for HEAD the GET routes.
+func matchSearch(t *Table, method string, segs []string) (*Route, []string) {
+	if r, vals := match(t.trees[method], segs, nil); r != nil {
 		return r, vals
 	}
 	if method == "HEAD" {
@@ -194,25 +190,32 @@ func matchGET(t *Table, segs []string) (*Route, []string) {
 	return nil, nil
 }
 
-// matchFast follows the first choice at every level (literal, then wildcard, then multi) without
-// backtracking. When it reaches a route, that route is the one match would return first; when it
-// does not, match must search.
-func matchFast(n *node, segs []string) (*Route, []string) {
+// matchFast follows the first choice at every level (literal, then wildcard, then multi) from
+// n, the tree of method, without backtracking. When it reaches a route, that route is the one
+// match would return first; when it does not, it returns matchSearch's answer. (It calls
+// matchSearch itself, rather than MatchTable testing its result, so that under Yaegi the table
+// without a tree for the method, as with no routes at all, reserves no room for that result.)
+func matchFast(t *Table, n *node, method string, segs []string) (*Route, []string) {
 	var vals []string
 	for i, seg := range segs {
 		if c := n.lit[seg]; c != nil {
 			n = c
 			continue
 		}
-		if n.wild != nil && seg != "" {
-			vals = append(vals, seg)
-			n = n.wild
-			continue
+		if n.wild != nil { // one if per case: under Yaegi a && costs more than another if
+			if seg != "" {
+				vals = append(vals, seg)
+				n = n.wild
+				continue
+			}
 		}
 		if n.multi == nil {
-			return nil, nil
+			return matchSearch(t, method, segs)
 		}
 		return multiMatch(n.multi, segs[i:], vals)
+	}
+	if n.route == nil {
+		return matchSearch(t, method, segs)
 	}
 	return n.route, vals
 }

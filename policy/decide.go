@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"sort"
 	"strconv"
 	"strings"
 
@@ -36,34 +35,46 @@ type Options struct {
 // counts only for its issuer's tokens when it names one, and for no token when it names none and
 // opts.IssuerQualified is set.
 func Decide(p *Policy, opts Options, id *tokens.Identity, route *matcher.Route, target Target) Decision {
-	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: id.Org}
+	org := id.Org
 	if target.Guarded {
-		if target.Org == "" {
-			return guardDenial(d, id, target)
+		if guardRefuses(id, target.Org) {
+			return guardDenial(route, id, target)
 		}
-		if target.Org != id.Org {
-			if !memberOf(id, target.Org) {
-				return guardDenial(d, id, target)
-			}
-		}
-		d.Org = target.Org
+		org = target.Org
 	}
-	if route.Requirement == matcher.Authenticated {
-		d.Allow = true
-		d.Status = 0
-		d.Reason = "any valid token"
-		return d
+	if route.Requirement == authenticated {
+		return Decision{Allow: true, Route: route.Text, Permission: authenticated, Reason: "any valid token", Org: org}
 	}
-	return decidePermission(p, opts, id, d, target.Resource)
+	return decidePermission(p, opts, id, Decision{Route: route.Text, Permission: route.Requirement, Status: 403, Org: org}, target.Resource)
 }
+
+// authenticated is matcher.Authenticated as a constant of this package: under Yaegi each use of
+// another package's constant is a frame slot, where this package's constants are folded.
+const authenticated = matcher.Authenticated
 
 // The steps of Decide a request may skip are functions of their own: under Yaegi a call reserves
 // room for every variable and intermediate value of the function it enters, taken or not
-// (docs/yaegi.md), and most requests are allowed by the first step that looks.
+// (docs/yaegi.md), and most requests are allowed by the first step that looks. For the same
+// reason Decide builds each Decision where it returns it, rather than one it then amends.
+
+// guardRefuses is the tenant guard: a request that names org is for id only when org is not
+// empty and id belongs to it (its org claim, or an org it carries roles for). It reports the
+// refusal rather than the admission so that Decide needs no "!": under Yaegi each operator is a
+// frame slot.
+func guardRefuses(id *tokens.Identity, org string) bool {
+	if org == "" {
+		return true
+	}
+	if org == id.Org {
+		return false
+	}
+	_, ok := id.OrgRoles[org]
+	return !ok
+}
 
 // guardDenial is the tenant guard's refusal: the request names no org, or one id does not belong to.
-func guardDenial(d Decision, id *tokens.Identity, target Target) Decision {
-	d.Org = ""
+func guardDenial(route *matcher.Route, id *tokens.Identity, target Target) Decision {
+	d := Decision{Route: route.Text, Permission: route.Requirement, Status: 403}
 	if target.Org == "" {
 		d.Reason = "the request names no org"
 		return d
@@ -78,20 +89,25 @@ func decidePermission(p *Policy, opts Options, id *tokens.Identity, d Decision, 
 	org := d.Org
 	perm := d.Permission
 	if opts.TrustTokenPermissions {
-		if org == id.Org {
-			if has(id.Permissions, perm) {
-				return allow(d, "token grants \""+perm+"\"")
-			}
+		if tokenGrants(id, org, perm) {
+			return allow(d, "token grants \""+perm+"\"")
 		}
 	}
 	if p == nil {
-		d.Reason = "token does not carry " + strconv.Quote(perm)
-		return d
+		return noPolicy(d)
 	}
-	roles := tokenRoles(id, org)
+	// The token's roles are tokenRoles(id, org); when no org roles count, they are id.Roles, read
+	// here without a call.
+	roles := id.Roles
+	if len(id.OrgRoles) != 0 {
+		roles = tokenRoles(id, org)
+	}
+	if org != id.Org {
+		roles = tokenRoles(id, org)
+	}
 	for _, r := range roles {
 		if p.roles[r][perm] {
-			return allow(d, "role \""+r+"\" in org \""+org+"\" grants \""+perm+"\"")
+			return allow(d, strJoin([]string{"role \"", r, "\" in org \"", org, "\" grants \"", perm, "\""}, ""))
 		}
 	}
 	return decideAssigned(p, opts, id, d, roles, resource)
@@ -117,20 +133,31 @@ func decideAssigned(p *Policy, opts Options, id *tokens.Identity, d Decision, ro
 	return d
 }
 
+// strJoin is strings.Join through a package variable: under Yaegi each + of a chain is a frame
+// slot and a new string, and the selector strings.Join is a slot too, where a package variable
+// is none. One call builds a reason for one slot, its result.
+var strJoin = strings.Join
+
+// tokenGrants reports whether id carries perm as a token permission that counts in org: only in
+// the token's own org.
+func tokenGrants(id *tokens.Identity, org, perm string) bool {
+	if org != id.Org {
+		return false
+	}
+	return has(id.Permissions, perm)
+}
+
+// noPolicy is decidePermission's denial without a policy, where only token permissions grant.
+func noPolicy(d Decision) Decision {
+	d.Reason = "token does not carry " + strconv.Quote(d.Permission)
+	return d
+}
+
 func allow(d Decision, reason string) Decision {
 	d.Allow = true
 	d.Status = 0
 	d.Reason = reason
 	return d
-}
-
-// memberOf reports whether the token belongs to org: its org claim, or an org it carries roles for.
-func memberOf(id *tokens.Identity, org string) bool {
-	if org == id.Org {
-		return true
-	}
-	_, ok := id.OrgRoles[org]
-	return ok
 }
 
 // tokenRoles returns the token's roles that count in org.
@@ -257,11 +284,34 @@ func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, reso
 		}
 	}
 	if p != nil {
-		if len(p.grants[id.Subject+"\x00"+org]) != 0 {
-			return joinGrants(p, opts, id, org, resource)
-		}
+		return policyHeaders(p, opts, id, org, resource)
+	}
+	// Without a policy the roles are all there is; one role (the common case) is its own list.
+	list := id.Roles
+	if len(list) == 1 {
+		return list[0], ""
+	}
+	return roleHeaders(nil, list)
+}
+
+// policyHeaders is GrantHeaders' common case under a policy: unless the policy assigns id roles
+// in org, the token's roles and their permissions. One role's permissions were sorted and joined
+// when the policy was built (Policy.joined); under Yaegi the steps that build the lists are
+// functions of their own, so that the request path reserves no room for them.
+func policyHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (string, string) {
+	if len(p.grants[id.Subject+"\x00"+org]) != 0 {
+		return joinGrants(p, opts, id, org, resource)
 	}
 	list := id.Roles
+	if len(list) == 1 {
+		return list[0], p.joined[list[0]]
+	}
+	return roleHeaders(p, list)
+}
+
+// roleHeaders joins a list of roles other than one (none, or several in any order, perhaps
+// repeated) and, under p (which may be nil), their permissions.
+func roleHeaders(p *Policy, list []string) (roles, perms string) {
 	if len(list) > 1 {
 		list = tokens.SortedSet(list)
 	}
@@ -275,11 +325,7 @@ func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, reso
 			all = append(all, perm)
 		}
 	}
-	if len(list) > 1 {
-		all = tokens.SortedSet(all)
-	} else {
-		sort.Strings(all) // one role's permissions are distinct keys of one map
-	}
+	all = tokens.SortedSet(all)
 	perms = strings.Join(all, ",")
 	return roles, perms
 }

@@ -20,6 +20,7 @@ import (
 type Policy struct {
 	permissions map[string]bool
 	roles       map[string]map[string]bool
+	joined      map[string]string  // role → its permissions sorted and joined by commas (GrantHeaders)
 	grants      map[string][]grant // subject + "\x00" + org → server-side assignments
 	unqualified []string           // locations of the assignments without issuer
 	issuers     []string           // the issuers assignments name, sorted
@@ -140,8 +141,23 @@ func (p *Policy) addRoles(roles map[string][]string, problems []string) []string
 			}
 		}
 		p.roles[name] = perms
+		if p.joined == nil {
+			p.joined = map[string]string{}
+		}
+		p.joined[name] = joinedKeys(perms)
 	}
 	return problems
+}
+
+// joinedKeys returns the keys of set sorted and joined by commas, as the identity headers carry
+// one role's permissions.
+func joinedKeys(set map[string]bool) string {
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, ",")
 }
 
 // HasPermission reports whether perm is declared.

@@ -82,7 +82,7 @@ func guardNote(id *tokens.Identity, target Target) string {
 		return "the request names no org (or a malformed one): refused"
 	case target.Org == id.Org:
 		return "the request names org " + strconv.Quote(target.Org) + ", the token's org claim"
-	case memberOf(id, target.Org):
+	case !guardRefuses(id, target.Org): // not empty, as the case above says
 		return "the request names org " + strconv.Quote(target.Org) + ", for which the token carries org roles"
 	}
 	return "the request names org " + strconv.Quote(target.Org) + ": the token's org is " + strconv.Quote(id.Org) + " and it carries no roles there: refused"

@@ -375,7 +375,7 @@ func deriveSubject(base *Policy, baseKeys []string, subject, issuer string, docs
 	if base == nil {
 		return nil, errors.New("no policy to add assignments to")
 	}
-	p := &Policy{permissions: base.permissions, roles: base.roles, grants: make(map[string][]grant, len(baseKeys)+len(docs)),
+	p := &Policy{permissions: base.permissions, roles: base.roles, joined: base.joined, grants: make(map[string][]grant, len(baseKeys)+len(docs)),
 		unqualified: base.unqualified, issuers: base.issuers}
 	for _, k := range baseKeys {
 		p.grants[k] = append([]grant(nil), base.grants[k]...)

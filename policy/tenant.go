@@ -16,6 +16,10 @@ type Tenant struct {
 	prefix string // host mode: the host template before and after {org}
 	suffix string
 	header string // header mode: canonical header name
+
+	// The mode as LocateTarget tests it: one field read each (docs/yaegi.md).
+	byPath bool // path mode
+	other  bool // host or header mode: otherTarget
 }
 
 // ParseTenant parses "path:org" (the default), "host:{org}.api.example.com", "header:X-Org-Id" or "none".
@@ -34,18 +38,18 @@ func ParseTenant(s string) (*Tenant, error) {
 		if arg == "" || strings.ContainsAny(arg, "{}/ ") {
 			return nil, errors.New("tenant: path mode wants a wildcard name, as in path:org")
 		}
-		return &Tenant{mode: "path", param: arg}, nil
+		return &Tenant{mode: "path", param: arg, byPath: true}, nil
 	case "host":
 		pre, suf, ok := strings.Cut(strings.ToLower(arg), "{org}")
 		if !ok || strings.Contains(suf, "{org}") || strings.ContainsAny(pre+suf, "/: ") {
 			return nil, errors.New("tenant: host mode wants a host template with one {org}, as in host:{org}.api.example.com")
 		}
-		return &Tenant{mode: "host", prefix: pre, suffix: suf}, nil
+		return &Tenant{mode: "host", prefix: pre, suffix: suf, other: true}, nil
 	case "header":
 		if arg == "" || strings.ContainsAny(arg, " :") {
 			return nil, errors.New("tenant: header mode wants a header name, as in header:X-Org-Id")
 		}
-		return &Tenant{mode: "header", header: textproto.CanonicalMIMEHeaderKey(arg)}, nil
+		return &Tenant{mode: "header", header: textproto.CanonicalMIMEHeaderKey(arg), other: true}, nil
 	}
 	return nil, errors.New("tenant: want path:NAME, host:TEMPLATE, header:NAME or none")
 }
@@ -78,34 +82,36 @@ func (t *Tenant) Locate(req *http.Request, route *matcher.Route, segs, vals []st
 // wildcard names are read from route.Params, so that a route without the tenant wildcard (the
 // common case outside path mode's org routes) makes no call into matcher at all.
 func LocateTarget(t *Tenant, req *http.Request, route *matcher.Route, segs, vals []string) Target {
-	res := segs
-	if n := len(res); n > 0 {
-		if res[n-1] == "" {
-			res = res[:n-1]
+	// The resource path is segs without a final empty segment (a trailing slash); segs itself
+	// holds it, as a local would cost a frame slot more under Yaegi.
+	n := len(segs) - 1
+	if n >= 0 {
+		if segs[n] == "" {
+			segs = segs[:n]
 		}
 	}
-	if t.mode == "path" {
+	if t.byPath {
 		for j, name := range route.Params {
 			if name == t.param {
-				return pathTarget(t, route, res, vals, j)
+				return pathTarget(route, segs, vals, j)
 			}
 		}
-		return Target{Resource: res}
 	}
-	if t.mode == "none" {
-		return Target{Resource: res}
+	if t.other {
+		return otherTarget(t, req, segs)
 	}
-	return otherTarget(t, req, res)
+	return Target{Resource: segs}
 }
 
 // pathTarget is path mode's target when the route has the tenant wildcard, j-th among its Params.
-func pathTarget(t *Tenant, route *matcher.Route, res, vals []string, j int) Target {
-	i := route.SegmentIndex(t.param)
+func pathTarget(route *matcher.Route, res, vals []string, j int) Target {
+	i := matcher.ParamSegment(route, j)
 	if i < 0 {
 		return Target{Resource: res}
 	}
-	if i+1 <= len(res) {
-		res = res[i+1:]
+	i++ // the resource path starts after the org segment
+	if i <= len(res) {
+		res = res[i:]
 	} else {
 		res = nil
 	}
