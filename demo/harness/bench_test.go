@@ -213,7 +213,8 @@ var (
 )
 
 // BenchmarkWarmPath: the floor (an empty middleware), a public route, and an allowed request whose
-// decision is cached (HS256 and ES256 tokens), with a browser's dozen headers, compiled and under Yaegi.
+// decision is cached (HS256 and ES256 tokens, and a GET with a query string), with a browser's
+// dozen headers, compiled and under Yaegi.
 func BenchmarkWarmPath(b *testing.B) {
 	for _, l := range benchLoaders(b) {
 		l := l
@@ -253,6 +254,9 @@ func warmCases(t testing.TB, l loader.Loader) []warmCase {
 		{"public", h, browser("GET", "/healthz", "")},
 		{"warm-HS256", h, browser("GET", "/orgs/acme/workflows", hs)},
 		{"warm-ES256", h, browser("POST", "/orgs/acme/workflows/w1/run", es)},
+		// A query string takes the override rule's path (a query may carry _method), then the
+		// decision cache: the warm path of every paginated or filtered read.
+		{"warm-query", h, browser("GET", "/orgs/acme/workflows?page=2", hs)},
 	}
 }
 
