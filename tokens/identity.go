@@ -33,7 +33,8 @@ type Identity struct {
 	Expires     int64               // exp, Unix seconds
 	NotBefore   int64               // max(nbf, iat), Unix seconds; 0 if neither
 
-	key *Key
+	key   *Key
+	bytes int64 // identityBytes of the identity, stored by verifyCached before the identity is shared; 0: not stored
 }
 
 // Assignment is a role granted in an org, optionally only below resource scopes.
@@ -364,11 +365,21 @@ func scopeClaim(raw interface{}) ([]string, bool) {
 func (id *Identity) Bytes() int64 { return BytesOf(id) }
 
 // BytesOf is Bytes as a plain function, the one implementation (under Yaegi a method call costs
-// about 28 allocations more than a plain call; every allow stored makes this one). The common
-// identity (three strings and a short role list) is costed here with arrayCost written out
-// (n + n/4 + 16 for n > 0); the rest in nestedBytes, so that under Yaegi the common case does not
-// pay for that code's frame.
+// about 28 allocations more than a plain call; every allow stored makes this one). An identity the
+// verified-token cache stored carries its estimate already (verifyCached computed it once, for the
+// cache, before the identity was shared), so that the middleware's decision cache, which stores the
+// same identity, does not compute it again; any other identity is costed by identityBytes.
 func BytesOf(id *Identity) int64 {
+	if id.bytes != 0 {
+		return id.bytes
+	}
+	return identityBytes(id)
+}
+
+// identityBytes computes BytesOf. The common identity (three strings and a short role list) is
+// costed here with arrayCost written out (n + n/4 + 16 for n > 0); the rest in nestedBytes, so that
+// under Yaegi the common case does not pay for that code's frame.
+func identityBytes(id *Identity) int64 {
 	n := 0
 	if l := len(id.Subject); l > 0 {
 		n += l + l/4 + 16

@@ -227,3 +227,27 @@ func TestIdentityBytesCountsEveryForwardedValue(t *testing.T) {
 		})
 	}
 }
+
+// TestACachedIdentityCarriesItsBytes: the verified-token cache stores an identity's byte estimate
+// with it (BytesOf then reads it), and that estimate is what identityBytes computes and what the
+// cache charged.
+func TestACachedIdentityCarriesItsBytes(t *testing.T) {
+	v := testVerifier(t, fixedNow, nil)
+	claims := validClaims(fixedNow)
+	claims["roles"] = []string{"viewer", "admin"}
+	claims["scope"] = "a:read b:write"
+	tok := sign(t, "ES256", claims, nil)
+	id, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.bytes == 0 || BytesOf(id) != id.bytes || id.bytes != identityBytes(id) || id.Bytes() != refBytes(id) {
+		t.Fatalf("stored %d, BytesOf %d, identityBytes %d, the original %d", id.bytes, BytesOf(id), identityBytes(id), refBytes(id))
+	}
+	if want := int64(arrayCost(len(tok))) + id.bytes + cacheEntryOverhead; v.cache.Bytes() != want {
+		t.Fatalf("the cache charged %d, want %d", v.cache.Bytes(), want)
+	}
+	if again, _ := v.Verify(tok); again != id {
+		t.Fatal("the second Verify did not answer from the cache")
+	}
+}

@@ -96,6 +96,10 @@ func agreeWithTheOriginal(t *testing.T, i int, v *Verifier, tok string, now time
 	}
 	if wantErr == nil {
 		want.key = ref.key
+		if id.bytes != 0 && id.bytes != refBytes(want) {
+			t.Fatalf("verifier %d: the stored byte estimate %d, the original %d", i, id.bytes, refBytes(want))
+		}
+		want.bytes = id.bytes // stored by the verified-token cache
 		if !reflect.DeepEqual(id, want) {
 			t.Fatalf("verifier %d: identity %+v, the original %+v", i, id, want)
 		}

@@ -139,7 +139,10 @@ func verifyCached(v *Verifier, token string) (*Identity, error) {
 	if bad := mapIdentity(v.names, claims, id); bad != "" {
 		return nil, claimError(bad)
 	}
-	cachePut(v.cache, token, id)
+	// The estimate is stored before the identity is shared: BytesOf (the middleware's decision cache)
+	// reads it instead of computing it again.
+	id.bytes = identityBytes(id)
+	cachePut(v.cache, token, id, id.bytes)
 	return id, nil
 }
 
