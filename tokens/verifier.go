@@ -45,7 +45,7 @@ type Verifier struct {
 	names     *ClaimNames // with defaults
 	paths     []string    // the claim names that hold a dot (resolvePaths); nil when none
 	cache     *Cache
-	now       func() time.Time // nil: time.Now, called directly
+	now       func() time.Time // Options.Now, or time.Now
 
 	headers     *sync.Map  // header segment → *jwsHeader, of tokens that verified (rememberHeader)
 	headerMu    sync.Mutex // guards headerCount
@@ -55,6 +55,9 @@ type Verifier struct {
 // NewVerifier builds a verifier. opts must have been validated (known algorithms, at least one key source).
 func NewVerifier(opts Options) *Verifier {
 	v := &Verifier{opts: opts, methods: map[string]*algorithm{}, static: map[string][]*Key{}, now: opts.Now, headers: &sync.Map{}}
+	if v.now == nil {
+		v.now = time.Now // called through the field: under Yaegi no dearer than time.Now, and no clock frame
+	}
 	for _, alg := range opts.Algorithms {
 		a := joseAlgorithms[alg]
 		if a == nil {
@@ -103,7 +106,7 @@ func VerifyToken(v *Verifier, token string) (*Identity, error) {
 	if v.cache != nil {
 		return verifyCached(v, token)
 	}
-	claims, id, err := verifyToken(v, token, clock(v))
+	claims, id, err := verifyToken(v, token, v.now())
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +123,7 @@ func VerifyToken(v *Verifier, token string) (*Identity, error) {
 // first time costs one lock and one index, not a call (cacheGet re-reads the entry and checks it
 // under its own lock).
 func verifyCached(v *Verifier, token string) (*Identity, error) {
-	now := clock(v)
+	now := v.now()
 	v.cache.mu.Lock()
 	_, seen := v.cache.entries[token]
 	v.cache.mu.Unlock()
@@ -144,14 +147,6 @@ func verifyCached(v *Verifier, token string) (*Identity, error) {
 	id.bytes = identityBytes(id)
 	cachePut(v.cache, token, id, id.bytes)
 	return id, nil
-}
-
-// clock returns the verifier's time: Options.Now, or time.Now.
-func clock(v *Verifier) time.Time {
-	if v.now == nil {
-		return time.Now()
-	}
-	return v.now()
 }
 
 // VerifyClaims runs the verification pipeline (size, structure, header, key, signature, registered
