@@ -102,6 +102,7 @@ func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*I
 		c = cp
 	}
 	id := &Identity{Expires: exp, NotBefore: notBefore}
+	id.Issuer, _ = c["iss"].(string) // as verifyToken reads it
 	if bad := mapIdentity(&n, c, id); bad != "" {
 		return nil, claimError(bad)
 	}
@@ -122,7 +123,8 @@ func resolvePaths(c map[string]interface{}, paths []string) {
 	}
 }
 
-// mapIdentity fills id (which holds what verifyToken established) from verified claims and returns
+// mapIdentity fills id (which holds what verifyToken established, the iss claim when it is a
+// string among it) from verified claims and returns
 // "", or returns the name of the claim that cannot be mapped (see claimError; id is then to be
 // dropped). n must come from withDefaults; dotted names must have been resolved into c
 // (resolvePaths). Single values follow ValidValue and list elements ValidListElement; absent (or
@@ -133,18 +135,16 @@ func resolvePaths(c map[string]interface{}, paths []string) {
 // per claim, and the rare paths (paths, errors) live in other functions.
 func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	// The single values: when all three are present and visible ASCII (the common token), one
-	// compiled check covers them; otherwise singleValues checks each. sub, iss and org are fresh
-	// variables, so "" when their claim is absent or no string.
+	// compiled check covers them; otherwise singleValues checks each. sub and org are fresh
+	// variables, so "" when their claim is absent or no string, as id.Issuer is for iss.
 	sub, _ := c[n.Subject].(string)
-	iss, _ := c["iss"].(string)
 	org, _ := c[n.Org].(string)
-	if sub == "" || iss == "" || org == "" || strings.Trim(sub+iss+org, visibleASCII) != "" {
+	if sub == "" || id.Issuer == "" || org == "" || strings.Trim(sub+id.Issuer+org, visibleASCII) != "" {
 		if bad := singleValues(n, c, id); bad != "" {
 			return bad
 		}
 	} else {
 		id.Subject = sub
-		id.Issuer = iss
 		id.Org = org
 	}
 	// raw, ok and found are reused. A failed comma-ok assignment leaves its value unchanged under
@@ -177,7 +177,10 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 			return pick(n.Permissions, "permissions")
 		}
 	}
-	if c[n.OrgRoles] != nil || c[n.Assignments] != nil {
+	if c[n.OrgRoles] != nil {
+		return nestedClaims(n, c, id)
+	}
+	if c[n.Assignments] != nil {
 		return nestedClaims(n, c, id)
 	}
 	return ""

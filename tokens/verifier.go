@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,9 @@ const MaxTokenSize = 8 << 10
 
 // maxNumericDate bounds exp/nbf/iat (year ~318857): larger values are malformed, not "forever".
 const maxNumericDate = 1e13
+
+// beforeAnyDate is below every NumericDate verifyToken accepts (they are within ±maxNumericDate).
+const beforeAnyDate = math.MinInt64
 
 // Options configure a Verifier. All slices are read-only after NewVerifier.
 type Options struct {
@@ -167,7 +171,8 @@ var registeredDates = []string{"exp", "nbf", "iat"}
 // three segments, the JOSE header, the key, the signature, then the registered claims, which are
 // trusted only after the signature. It returns the claims and an Identity that holds only what
 // verification established: the key that verified the token, exp and the later of nbf and iat (0
-// if neither), as Unix seconds; mapIdentity fills in the rest. (Three results, not five: under
+// if neither), as Unix seconds, and iss when it is a string (checked against the trusted issuers
+// when there are any; mapIdentity checks its value); mapIdentity fills in the rest. (Three results, not five: under
 // Yaegi every result a call returns costs about four allocations.)
 //
 // It is written for Yaegi (see docs/yaegi.md, "Cold path measurements"): one function for the steps
@@ -215,9 +220,9 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	if claims == nil {
 		return nil, nil, ErrMalformed // "null"
 	}
-	keys := h.keys
-	if len(keys) == 0 {
-		if keys, err = remoteCandidates(v, h.kid, h.alg, claims, now); err != nil {
+	keys := h.keys // nil when alg has no static key (NewVerifier appends each list, never leaves one empty)
+	if keys == nil {
+		if keys, err = remoteCandidates(v, h, claims, now); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -240,7 +245,8 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	// Each date is checked as soon as it is read, so that errors come in the order of RFC 7519 §7.2:
 	// exp (missing, expired), then nbf, then iat (not yet valid).
 	unix := now.Unix()
-	var exp, notBefore, t int64
+	var exp, t int64
+	var notBefore int64 = beforeAnyDate // then nbf (0 when absent), then the later of nbf and iat
 	var d interface{}
 	var f float64
 	var ok, present bool
@@ -268,22 +274,19 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 				return nil, nil, ErrExpired
 			}
 			exp = t
-		} else if t != 0 {
-			if unix < t-v.leeway {
-				return nil, nil, ErrNotYetValid
+		} else {
+			if t != 0 {
+				if unix < t-v.leeway {
+					return nil, nil, ErrNotYetValid
+				}
 			}
-		}
-		if i == 1 {
-			notBefore = t // nbf, then the later of nbf and iat
-		}
-		if i == 2 {
 			if t > notBefore {
 				notBefore = t
 			}
 		}
 	}
+	iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is absent or no string
 	if v.issuers != nil {
-		iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is not a string
 		if !v.issuers[iss] {
 			return nil, nil, ErrIssuer
 		}
@@ -293,7 +296,7 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 			return nil, nil, ErrAudience
 		}
 	}
-	return claims, &Identity{Expires: exp, NotBefore: notBefore, key: key}, nil
+	return claims, &Identity{Issuer: iss, Expires: exp, NotBefore: notBefore, key: key}, nil
 }
 
 // jwsHeader is what checkHeader establishes about a JOSE header segment.
@@ -383,7 +386,7 @@ func normalizeTyp(t string) string {
 
 // remoteCandidates returns the keys of the remote key sets that may verify the token (static keys,
 // when the algorithm has any, are used instead). jku, x5u, jwk and x5c are never used.
-func remoteCandidates(v *Verifier, kid, alg string, claims map[string]interface{}, now time.Time) ([]*Key, error) {
+func remoteCandidates(v *Verifier, h *jwsHeader, claims map[string]interface{}, now time.Time) ([]*Key, error) {
 	sets := v.opts.Remote
 	if v.opts.RemoteByIssuer != nil {
 		iss, _ := claims["iss"].(string)
@@ -396,7 +399,7 @@ func remoteCandidates(v *Verifier, kid, alg string, claims map[string]interface{
 	if len(sets) == 0 {
 		return nil, ErrUnknownKey
 	}
-	keys, err := remoteKeys(sets[0], kid, alg, now)
+	keys, err := remoteKeys(sets[0], h.kid, h.alg, now)
 	if err != nil {
 		return nil, err
 	}
