@@ -77,7 +77,10 @@ func cacheGet(c *Cache, token string, now, leeway int64) *Identity {
 // are in makeRoom, called only when the token is stored or the new entry does not fit, so that
 // under Yaegi an entry that fits does not pay for that code's frame.
 func cachePut(c *Cache, token string, id *Identity, bytes int64) {
-	cost := int64(arrayCost(len(token))) + bytes + cacheEntryOverhead
+	cost := bytes + cacheEntryOverhead
+	if l := len(token); l > 0 {
+		cost += int64(l + l/4 + 16) // arrayCost
+	}
 	if cost > c.maxBytes {
 		return
 	}

@@ -384,14 +384,10 @@ func BytesOf(id *Identity) int64 {
 // under Yaegi the common case does not pay for that code's frame.
 func identityBytes(id *Identity) int64 {
 	n := 0
-	if l := len(id.Subject); l > 0 {
-		n += l + l/4 + 16
-	}
-	if l := len(id.Issuer); l > 0 {
-		n += l + l/4 + 16
-	}
-	if l := len(id.Org); l > 0 {
-		n += l + l/4 + 16
+	for _, s := range [3]string{id.Subject, id.Issuer, id.Org} { // one loop body: its slots are paid once
+		if l := len(s); l > 0 {
+			n += l + l/4 + 16
+		}
 	}
 	if id.Roles != nil {
 		n += listCost(id.Roles)
@@ -431,7 +427,10 @@ func stringCost(s string) int { return arrayCost(len(s)) }
 
 // listCost is what a []string's backing array and its strings occupy.
 func listCost(list []string) int {
-	n := arrayCost(cap(list) * stringHeader)
+	n := 0
+	if l := cap(list) * stringHeader; l > 0 {
+		n = l + l/4 + 16 // arrayCost
+	}
 	for _, s := range list {
 		if l := len(s); l > 0 {
 			n += l + l/4 + 16 // stringCost

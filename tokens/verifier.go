@@ -128,11 +128,12 @@ func VerifyToken(v *Verifier, token string) (*Identity, error) {
 // under its own lock).
 func verifyCached(v *Verifier, token string) (*Identity, error) {
 	now := v.now()
-	v.cache.mu.Lock()
-	_, seen := v.cache.entries[token]
-	v.cache.mu.Unlock()
+	c := v.cache // one selector, not one per use
+	c.mu.Lock()
+	_, seen := c.entries[token]
+	c.mu.Unlock()
 	if seen {
-		if id := cacheGet(v.cache, token, now.Unix(), v.leeway); id != nil {
+		if id := cacheGet(c, token, now.Unix(), v.leeway); id != nil {
 			return id, nil
 		}
 	}
@@ -149,7 +150,7 @@ func verifyCached(v *Verifier, token string) (*Identity, error) {
 	// The estimate is stored before the identity is shared: BytesOf (the middleware's decision cache)
 	// reads it instead of computing it again.
 	id.bytes = identityBytes(id)
-	cachePut(v.cache, token, id, id.bytes)
+	cachePut(c, token, id, id.bytes)
 	return id, nil
 }
 
