@@ -61,19 +61,22 @@ const (
 // source, the common case, is read here; cookies and queries in sourceValues.
 //
 // Under Yaegi, the most common configuration, one header source (Authorization by default), is
-// read by headerToken, whose frame is a fraction of the general loop's (see docs/yaegi.md).
+// read by HeaderToken, whose frame is a fraction of the general loop's (see docs/yaegi.md).
 func Extract(req *http.Request, sources []Source) (string, error) {
 	if len(sources) == 1 {
 		if sources[0].Kind == "header" {
-			return headerToken(req.Header[sources[0].Name], sources[0].Name == "Authorization")
+			return HeaderToken(req.Header[sources[0].Name], sources[0].Name == "Authorization")
 		}
 	}
 	return extract(req, sources)
 }
 
-// headerToken is Extract for a single header source whose values are values: what the general
-// loop answers for it, in the same order of checks.
-func headerToken(values []string, authorization bool) (string, error) {
+// HeaderToken is Extract for a single header source: values are the header's values
+// (req.Header[name]), and authorization says whether it is Authorization, in which another scheme
+// carries no bearer token. It answers what the general loop answers for that source, in the same
+// order of checks. Code that knows its only source is one header may call it instead of Extract
+// (under Yaegi, one call and Extract's frame fewer).
+func HeaderToken(values []string, authorization bool) (string, error) {
 	if len(values) != 1 {
 		return noHeaderToken(values)
 	}
@@ -106,7 +109,7 @@ func headerToken(values []string, authorization bool) (string, error) {
 	return t, nil
 }
 
-// noHeaderToken is headerToken's answer for a header that is absent or repeated.
+// noHeaderToken is HeaderToken's answer for a header that is absent or repeated.
 func noHeaderToken(values []string) (string, error) {
 	if len(values) == 0 {
 		return "", ErrNoToken

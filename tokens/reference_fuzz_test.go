@@ -159,7 +159,7 @@ func FuzzValueRulesAgreeWithTheOriginal(f *testing.F) {
 
 // FuzzExtractAgreesWithTheOriginal feeds arbitrary header, cookie and query values to Extract, whose
 // header case is now read inline, and to the original, with the sources in two orders and each
-// source alone (a single header source is read by headerToken, with its own Bearer shortcut).
+// source alone (a single header source is read by HeaderToken, with its own Bearer shortcut).
 func FuzzExtractAgreesWithTheOriginal(f *testing.F) {
 	f.Add("Bearer abc", "", "session=abc", "access_token=abc")
 	f.Add("Basic abc", "abc", "session=a; session=b", "access_token=a&access_token=b")
