@@ -137,28 +137,39 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	// The single values: when all three are present and visible ASCII (the common token), one
 	// compiled check covers them; otherwise singleValues checks each. sub and org are fresh
 	// variables, so "" when their claim is absent or no string, as id.Issuer is for iss.
+	// The common case is tested one if per condition (no ||: see verifyToken).
 	sub, _ := c[n.Subject].(string)
 	org, _ := c[n.Org].(string)
-	if sub == "" || id.Issuer == "" || org == "" || strings.Trim(sub+id.Issuer+org, visibleASCII) != "" {
-		if bad := singleValues(n, c, id); bad != "" {
-			return bad
+	common := false
+	if sub != "" {
+		if id.Issuer != "" {
+			if org != "" {
+				if strings.Trim(sub+id.Issuer+org, visibleASCII) == "" {
+					common = true
+				}
+			}
 		}
-	} else {
+	}
+	if common {
 		id.Subject = sub
 		id.Org = org
+	} else if bad := singleValues(n, c, id); bad != "" {
+		return bad
 	}
-	// raw, ok and found are reused. A failed comma-ok assignment leaves its value unchanged under
-	// Yaegi, so raw is assigned again whenever found is false.
+	// raw, refused and found are reused. A failed comma-ok assignment leaves its value unchanged
+	// under Yaegi, so raw is assigned again whenever found is false.
 	var raw interface{}
-	var ok, found bool
+	var refused, found bool
 	// Roles: the configured claim, else "roles" (present, even null), else "role"; split on ",".
 	if n.Roles != "" {
 		raw = c[n.Roles]
-	} else if raw, found = c["roles"]; !found {
+	} else if raw, found = c["roles"]; found {
+		// "roles" it is (the empty branch spares the frame a !found)
+	} else {
 		raw = c["role"]
 	}
 	if raw != nil {
-		if id.Roles, ok = listClaim(raw, ","); !ok {
+		if id.Roles, refused = listClaim(raw, ","); refused {
 			return pick(n.Roles, "roles")
 		}
 	}
@@ -169,11 +180,13 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 		raw = c[n.Permissions]
 	} else if raw, found = c["permissions"]; found {
 		sep = ","
-	} else if raw, found = c["scope"]; !found {
+	} else if raw, found = c["scope"]; found {
+		// "scope" it is
+	} else {
 		raw = c["scp"]
 	}
 	if raw != nil {
-		if id.Permissions, ok = listClaim(raw, sep); !ok {
+		if id.Permissions, refused = listClaim(raw, sep); refused {
 			return pick(n.Permissions, "permissions")
 		}
 	}
@@ -275,8 +288,8 @@ func orgRoles(raw interface{}) (map[string][]string, bool) {
 	}
 	out := make(map[string][]string, len(m))
 	for org, roles := range m {
-		list, ok := listClaim(roles, ",")
-		if !ok || !ValidListElement(org) {
+		list, refused := listClaim(roles, ",")
+		if refused || !ValidListElement(org) {
 			return nil, false
 		}
 		out[org] = list

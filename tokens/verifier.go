@@ -254,17 +254,18 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	for i, name := range registeredDates {
 		t = 0
 		if d, present = claims[name]; present {
-			if f, ok = d.(float64); !ok {
+			if f, ok = d.(float64); ok { // ok, not !ok: one slot fewer
+				if f > maxNumericDate {
+					return nil, nil, ErrMalformed
+				}
+				if f < -maxNumericDate {
+					return nil, nil, ErrMalformed
+				}
+				if t = int64(f); float64(t) > f {
+					t-- // floor, for negative fractions
+				}
+			} else {
 				return nil, nil, ErrMalformed
-			}
-			if f > maxNumericDate {
-				return nil, nil, ErrMalformed
-			}
-			if f < -maxNumericDate {
-				return nil, nil, ErrMalformed
-			}
-			if t = int64(f); float64(t) > f {
-				t-- // floor, for negative fractions
 			}
 		}
 		if i == 0 {
