@@ -397,13 +397,14 @@ func BytesOf(id *Identity) int64 {
 // under Yaegi the common case does not pay for that code's frame.
 func identityBytes(id *Identity) int64 {
 	n := 0
-	for _, s := range [3]string{id.Subject, id.Issuer, id.Org} { // one loop body: its slots are paid once
+	if l := cap(id.Roles) * stringHeader; l > 0 {
+		n = l + l/4 + 16 // arrayCost of the roles' backing array (listCost)
+	}
+	// The subject, the issuer, the org and the roles, costed by one loop body (its slots are paid once).
+	for _, s := range append([]string{id.Subject, id.Issuer, id.Org}, id.Roles...) {
 		if l := len(s); l > 0 {
 			n += l + l/4 + 16
 		}
-	}
-	if id.Roles != nil {
-		n += listCost(id.Roles)
 	}
 	if id.Permissions != nil || id.OrgRoles != nil || id.Assignments != nil {
 		n += nestedBytes(id)

@@ -251,3 +251,25 @@ func TestACachedIdentityCarriesItsBytes(t *testing.T) {
 		t.Fatal("the second Verify did not answer from the cache")
 	}
 }
+
+// TestIdentityBytesIsTheOriginalEstimate: BytesOf (identityBytes, with its roles loop and arrayCost
+// written out) costs identities as the original estimate does, spare capacity and empty values
+// included.
+func TestIdentityBytesIsTheOriginalEstimate(t *testing.T) {
+	spare := make([]string, 1, 5)
+	spare[0] = "admin"
+	for _, id := range []*Identity{
+		{},
+		{Subject: "alice", Issuer: "https://issuer.test", Org: "acme"},
+		{Subject: "alice", Roles: []string{"admin"}},
+		{Roles: []string{}},
+		{Roles: []string{"admin", "viewer", "a-much-longer-role-name-than-the-others"}},
+		{Issuer: "i", Roles: spare},
+		{Org: "acme", Roles: []string{"r"}, Permissions: []string{"a:read"}, OrgRoles: map[string][]string{"o": {"x"}},
+			Assignments: []Assignment{{Role: "r", Org: "o", Scope: []string{"/a"}}}},
+	} {
+		if got, want := BytesOf(id), refBytes(id); got != want {
+			t.Errorf("%+v: BytesOf %d, the original %d", *id, got, want)
+		}
+	}
+}
