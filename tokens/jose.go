@@ -95,7 +95,10 @@ func verifyJWS(a *algorithm, k *Key, input, sig []byte) bool {
 // constant time and must be the full hash output.
 func verifyHMAC(a *algorithm, k *Key, input, sig []byte) bool {
 	secret, ok := k.Public.([]byte)
-	if !ok || len(secret) < a.size {
+	if !ok {
+		return false
+	}
+	if len(secret) < a.size {
 		return false
 	}
 	mac := hmac.New(a.newHash, secret)
@@ -159,7 +162,13 @@ func verifyECDSALarge(a *algorithm, pub *ecdsa.PublicKey, input, sig []byte) boo
 // verifyEdDSA implements RFC 8037 §3.1 for Ed25519 keys.
 func verifyEdDSA(k *Key, input, sig []byte) bool {
 	pub, ok := k.Public.(ed25519.PublicKey)
-	return ok && len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, input, sig)
+	if !ok {
+		return false
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return false
+	}
+	return ed25519.Verify(pub, input, sig)
 }
 
 // verifyRSA implements RFC 7518 §3.3 (RSASSA-PKCS1-v1_5) and §3.5 (RSASSA-PSS, salt exactly the
