@@ -294,7 +294,7 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 		}
 	}
 	if v.audiences != nil {
-		if !audienceOK(v.audiences, claims["aud"]) {
+		if audienceRefused(v.audiences, claims["aud"]) {
 			return nil, nil, ErrAudience
 		}
 	}
@@ -421,34 +421,38 @@ func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys [
 	return nil
 }
 
-// audienceOK reports whether aud is an accepted non-empty string, or an array of strings of which
-// one is accepted (RFC 7519 §4.1.3). Any other type is refused.
-func audienceOK(accepted map[string]bool, aud interface{}) bool {
+// audienceRefused reports whether aud is refused: it must be an accepted non-empty string, or an
+// array of strings of which one is accepted (RFC 7519 §4.1.3); any other type is refused. (Refused
+// rather than OK, so that verifyToken tests it without a !: under Yaegi one slot fewer.)
+func audienceRefused(accepted map[string]bool, aud interface{}) bool {
 	if s, isString := aud.(string); isString {
 		if s == "" {
-			return false // an empty audience names no one, even where "" is configured
+			return true // an empty audience names no one, even where "" is configured
 		}
-		return accepted[s]
+		if accepted[s] {
+			return false
+		}
+		return true
 	}
-	return audienceListOK(accepted, aud)
+	return audienceListRefused(accepted, aud)
 }
 
-// audienceListOK reports whether aud, a claim that is not a string, is an array of strings of which
-// one is accepted (RFC 7519 §4.1.3). Any other type is refused.
-func audienceListOK(accepted map[string]bool, aud interface{}) bool {
+// audienceListRefused is audienceRefused for an aud that is not a string: refused unless it is an
+// array of strings of which one is accepted.
+func audienceListRefused(accepted map[string]bool, aud interface{}) bool {
 	list, ok := aud.([]interface{})
 	if !ok {
-		return false
+		return true
 	}
 	found := false
 	for _, e := range list {
 		s, ok := e.(string)
 		if !ok {
-			return false
+			return true
 		}
 		if accepted[s] {
 			found = true
 		}
 	}
-	return found
+	return !found
 }
