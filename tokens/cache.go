@@ -26,6 +26,7 @@ type Cache struct {
 	mu         sync.Mutex
 	maxEntries int
 	maxBytes   int64
+	maxCost    int64 // the dearest entry stored: maxBytes, or -1 when maxEntries <= 0 (nothing is stored)
 	bytes      int64
 	entries    map[string]cacheEntry
 }
@@ -41,7 +42,11 @@ func NewCache(maxEntries int, maxBytes int64) *Cache {
 	if maxBytes <= 0 {
 		maxBytes = DefaultCacheBytes
 	}
-	return &Cache{maxEntries: maxEntries, maxBytes: maxBytes, entries: make(map[string]cacheEntry, 64)}
+	c := &Cache{maxEntries: maxEntries, maxBytes: maxBytes, maxCost: maxBytes, entries: make(map[string]cacheEntry, 64)}
+	if maxEntries <= 0 {
+		c.maxCost = -1 // every entry costs more (at least cacheEntryOverhead)
+	}
+	return c
 }
 
 // Get returns the cached identity of token if it is still valid at now (Unix seconds, with leeway
@@ -81,10 +86,7 @@ func cachePut(c *Cache, token string, id *Identity, bytes int64) {
 	if l := len(token); l > 0 {
 		cost += int64(l + l/4 + 16) // arrayCost
 	}
-	if cost > c.maxBytes {
-		return
-	}
-	if c.maxEntries <= 0 {
+	if cost > c.maxCost { // beyond the byte budget, or a cache that stores nothing
 		return
 	}
 	token = strings.Clone(token) // never keep the request's header (or cookie, or query) alive
