@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -89,7 +88,7 @@ func cachePut(c *Cache, token string, id *Identity, bytes int64) {
 	if cost > c.maxCost { // beyond the byte budget, or a cache that stores nothing
 		return
 	}
-	token = strings.Clone(token) // never keep the request's header (or cookie, or query) alive
+	token = cloneString(token) // never keep the request's header (or cookie, or query) alive
 	c.mu.Lock()
 	if _, stored := c.entries[token]; stored {
 		makeRoom(c, token, cost)

@@ -80,7 +80,7 @@ func HeaderToken(values []string, authorization bool) (string, error) {
 	if len(values) != 1 {
 		return noHeaderToken(values)
 	}
-	t := strings.TrimSpace(values[0])
+	t := trimSpace(values[0])
 	// "Bearer " and a token that starts with a visible ASCII character, spelt as nearly every client
 	// sends it, is read here: the token is then t[7:], already trimmed (t is) and not empty (one
 	// string comparison and a byte test; no compiled EqualFold or TrimSpace). The byte test is

@@ -144,7 +144,7 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	if sub != "" {
 		if id.Issuer != "" {
 			if org != "" {
-				if strings.Trim(sub+id.Issuer+org, visibleASCII) == "" {
+				if trim(sub+id.Issuer+org, visibleASCII) == "" {
 					common = true
 				}
 			}

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -101,9 +100,9 @@ func verifyHMAC(a *algorithm, k *Key, input, sig []byte) bool {
 	if len(secret) < a.size {
 		return false
 	}
-	mac := hmac.New(a.newHash, secret)
+	mac := hmacNew(a.newHash, secret)
 	mac.Write(input)
-	return hmac.Equal(mac.Sum(nil), sig)
+	return hmacEqual(mac.Sum(nil), sig)
 }
 
 // verifyES256 implements RFC 7518 §3.4 for ES256: the signature is R||S of 32 bytes each, the key
@@ -118,8 +117,8 @@ func verifyES256(k *Key, input, sig []byte) bool {
 	if len(sig) != 64 {
 		return false
 	}
-	sum := sha256.Sum256(input)
-	return ecdsa.Verify(k.p256, sum[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+	sum := sum256(input)
+	return ecdsaVerify(k.p256, sum[:], new(bigInt).SetBytes(sig[:32]), new(bigInt).SetBytes(sig[32:]))
 }
 
 // verifyECDSA implements RFC 7518 §3.4: the signature is R||S, each exactly the curve's size, and

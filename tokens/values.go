@@ -85,7 +85,7 @@ func padding(r rune) bool { return r == '\uFEFF' || unicode.IsSpace(r) }
 func listClaim(raw interface{}, sep string) ([]string, bool) {
 	var list []string
 	if s, ok := raw.(string); ok {
-		list = strings.Split(s, sep)
+		list = split(s, sep)
 	} else if arr, ok := raw.([]interface{}); ok {
 		list = make([]string, len(arr))
 		for i, e := range arr {
@@ -103,7 +103,7 @@ func listClaim(raw interface{}, sep string) ([]string, bool) {
 		return nil, false
 	}
 	for _, s := range list {
-		if strings.Trim(s, visibleListASCII) != "" {
+		if trim(s, visibleListASCII) != "" {
 			if !ValidListElement(s) {
 				return nil, true
 			}

@@ -188,10 +188,10 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	if len(token) > MaxTokenSize {
 		return nil, nil, ErrTooLarge
 	}
-	if strings.ContainsAny(token, "\r\n") {
+	if containsAny(token, "\r\n") {
 		return nil, nil, ErrMalformed // base64 decoding would skip CR/LF: one token, one spelling
 	}
-	parts := strings.SplitN(token, ".", 4)
+	parts := splitN(token, ".", 4)
 	if len(parts) != 3 {
 		return nil, nil, ErrMalformed
 	}
@@ -205,17 +205,17 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	} else if h, err = checkHeader(v, head); err != nil {
 		return nil, nil, err
 	}
-	sig, err := b64url.DecodeString(parts[2])
+	sig, err := decodeSegment(parts[2])
 	if err != nil {
 		return nil, nil, ErrMalformed
 	}
 	// The payload: a JSON object (RFC 7519 §7.2 steps 9-10).
-	raw, err := b64url.DecodeString(parts[1])
+	raw, err := decodeSegment(parts[1])
 	if err != nil {
 		return nil, nil, ErrMalformed
 	}
 	var claims map[string]interface{}
-	if err = json.Unmarshal(raw, &claims); err != nil {
+	if err = unmarshalJSON(raw, &claims); err != nil {
 		return nil, nil, ErrMalformed
 	}
 	if claims == nil {
