@@ -124,11 +124,10 @@ func resolvePaths(c map[string]interface{}, paths []string) {
 }
 
 // mapIdentity fills id (which holds what verifyToken established, the iss claim when it is a
-// string among it) from verified claims and returns
-// "", or returns the name of the claim that cannot be mapped (see claimError; id is then to be
-// dropped). n must come from withDefaults; dotted names must have been resolved into c
-// (resolvePaths). Single values follow ValidValue and list elements ValidListElement; absent (or
-// null) reads as empty.
+// string among it) from verified claims and returns "", or returns the name of the claim that
+// cannot be mapped (see claimError; id is then to be dropped). n must come from withDefaults;
+// dotted names must have been resolved into c (resolvePaths). Single values follow ValidValue and
+// list elements ValidListElement; absent (or null) reads as empty.
 //
 // It is written for Yaegi like verifyToken: a call allocates a slot for every variable and
 // intermediate value of the function, so the common token costs a map index and one compiled check

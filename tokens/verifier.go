@@ -173,8 +173,8 @@ var registeredDates = []string{"exp", "nbf", "iat"}
 // trusted only after the signature. It returns the claims and an Identity that holds only what
 // verification established: the key that verified the token, exp and the later of nbf and iat (0
 // if neither), as Unix seconds, and iss when it is a string (checked against the trusted issuers
-// when there are any; mapIdentity checks its value); mapIdentity fills in the rest. (Three results, not five: under
-// Yaegi every result a call returns costs about four allocations.)
+// when there are any; mapIdentity checks its value); mapIdentity fills in the rest. (Three
+// results, not five: under Yaegi every result a call returns costs about four allocations.)
 //
 // It is written for Yaegi (see docs/yaegi.md, "Cold path measurements"): one function for the steps
 // every token takes, because each interpreted call costs; little code in it, because a call
