@@ -1,7 +1,6 @@
 package tokens
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -26,6 +25,7 @@ type Cache struct {
 	mu         sync.Mutex
 	maxEntries int
 	maxBytes   int64
+	maxCost    int64 // the dearest entry stored: maxBytes, or -1 when maxEntries <= 0 (nothing is stored)
 	bytes      int64
 	entries    map[string]cacheEntry
 }
@@ -41,7 +41,11 @@ func NewCache(maxEntries int, maxBytes int64) *Cache {
 	if maxBytes <= 0 {
 		maxBytes = DefaultCacheBytes
 	}
-	return &Cache{maxEntries: maxEntries, maxBytes: maxBytes, entries: make(map[string]cacheEntry, 64)}
+	c := &Cache{maxEntries: maxEntries, maxBytes: maxBytes, maxCost: maxBytes, entries: make(map[string]cacheEntry, 64)}
+	if maxEntries <= 0 {
+		c.maxCost = -1 // every entry costs more (at least cacheEntryOverhead)
+	}
+	return c
 }
 
 // Get returns the cached identity of token if it is still valid at now (Unix seconds, with leeway
@@ -52,7 +56,7 @@ func (c *Cache) Get(token string, now, leeway int64) *Identity {
 
 // Put stores id under token, evicting arbitrary entries until the new one fits both bounds. An
 // entry costing more than the byte budget is not stored.
-func (c *Cache) Put(token string, id *Identity) { cachePut(c, token, id) }
+func (c *Cache) Put(token string, id *Identity) { cachePut(c, token, id, BytesOf(id)) }
 
 // cacheGet and cachePut are Get and Put as the verifier calls them: plain functions, which cost a
 // fraction of a method call under Yaegi, with the key check of KeyRetired written out.
@@ -73,13 +77,34 @@ func cacheGet(c *Cache, token string, now, leeway int64) *Identity {
 	return id
 }
 
-func cachePut(c *Cache, token string, id *Identity) {
-	cost := int64(arrayCost(len(token))) + BytesOf(id) + cacheEntryOverhead
-	if cost > c.maxBytes || c.maxEntries <= 0 {
+// cachePut stores id, whose BytesOf is bytes, under token. Replacing a stored token and evicting
+// are in makeRoom, called only when the token is stored or the new entry does not fit, so that
+// under Yaegi an entry that fits does not pay for that code's frame.
+func cachePut(c *Cache, token string, id *Identity, bytes int64) {
+	cost := bytes + cacheEntryOverhead
+	if l := len(token); l > 0 {
+		cost += int64(l + l/4 + 16) // arrayCost
+	}
+	if cost > c.maxCost { // beyond the byte budget, or a cache that stores nothing
 		return
 	}
-	token = strings.Clone(token) // never keep the request's header (or cookie, or query) alive
+	token = cloneString(token) // never keep the request's header (or cookie, or query) alive
 	c.mu.Lock()
+	if _, stored := c.entries[token]; stored {
+		makeRoom(c, token, cost)
+	} else if len(c.entries) >= c.maxEntries {
+		makeRoom(c, token, cost)
+	} else if c.bytes+cost > c.maxBytes {
+		makeRoom(c, token, cost)
+	}
+	c.entries[token] = cacheEntry{id: id, cost: cost}
+	c.bytes += cost
+	c.mu.Unlock()
+}
+
+// makeRoom drops the entry of token, if any, then arbitrary entries until one costing cost fits
+// both bounds. Call with mu held.
+func makeRoom(c *Cache, token string, cost int64) {
 	if old, ok := c.entries[token]; ok {
 		delete(c.entries, token)
 		c.bytes -= old.cost
@@ -87,9 +112,6 @@ func cachePut(c *Cache, token string, id *Identity) {
 	for len(c.entries) > 0 && (len(c.entries) >= c.maxEntries || c.bytes+cost > c.maxBytes) {
 		c.evictOne()
 	}
-	c.entries[token] = cacheEntry{id: id, cost: cost}
-	c.bytes += cost
-	c.mu.Unlock()
 }
 
 // evictOne drops an arbitrary entry. Call with mu held.

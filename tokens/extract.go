@@ -61,35 +61,43 @@ const (
 // source, the common case, is read here; cookies and queries in sourceValues.
 //
 // Under Yaegi, the most common configuration, one header source (Authorization by default), is
-// read by headerToken, whose frame is a fraction of the general loop's (see docs/yaegi.md).
+// read by HeaderToken, whose frame is a fraction of the general loop's (see docs/yaegi.md).
 func Extract(req *http.Request, sources []Source) (string, error) {
 	if len(sources) == 1 {
 		if sources[0].Kind == "header" {
-			return headerToken(req.Header[sources[0].Name], sources[0].Name == "Authorization")
+			return HeaderToken(req.Header[sources[0].Name], sources[0].Name == "Authorization")
 		}
 	}
 	return extract(req, sources)
 }
 
-// headerToken is Extract for a single header source whose values are values: what the general
-// loop answers for it, in the same order of checks.
-func headerToken(values []string, authorization bool) (string, error) {
+// HeaderToken is Extract for a single header source: values are the header's values
+// (req.Header[name]), and authorization says whether it is Authorization, in which another scheme
+// carries no bearer token. It answers what the general loop answers for that source, in the same
+// order of checks. Code that knows its only source is one header may call it instead of Extract
+// (under Yaegi, one call and Extract's frame fewer).
+func HeaderToken(values []string, authorization bool) (string, error) {
 	if len(values) != 1 {
-		if len(values) == 0 {
-			return "", ErrNoToken
-		}
-		return "", ErrMultipleTokens
+		return noHeaderToken(values)
 	}
-	t := strings.TrimSpace(values[0])
-	var err error
-	// "Bearer " and a token, spelt as nearly every client sends it, is read here (one string
-	// comparison, no compiled EqualFold); bearer reads the rest, other spellings of the scheme
-	// included, with the same result.
-	if len(t) > 7 && t[:7] == "Bearer " {
-		if t = strings.TrimSpace(t[7:]); t == "" {
-			return "", ErrMalformed
+	t := trimSpace(values[0])
+	// "Bearer " and a token that starts with a visible ASCII character, spelt as nearly every client
+	// sends it, is read here: the token is then t[7:], already trimmed (t is) and not empty (one
+	// string comparison and a byte test; no compiled EqualFold or TrimSpace). The byte test is
+	// '!' <= c <= '~' as one unsigned comparison. bearer reads the rest (other spellings of the
+	// scheme, more white space), with the same result.
+	if len(t) > 7 {
+		if t[:7] == "Bearer " {
+			if t[7]-'!' <= '~'-'!' {
+				if len(t) > 7+MaxTokenSize {
+					return "", ErrTooLarge
+				}
+				return t[7:], nil
+			}
 		}
-	} else if t, err = bearer(t, authorization); err != nil {
+	}
+	t, err := bearer(t, authorization)
+	if err != nil {
 		return "", err
 	}
 	if t == "" {
@@ -99,6 +107,14 @@ func headerToken(values []string, authorization bool) (string, error) {
 		return "", ErrTooLarge
 	}
 	return t, nil
+}
+
+// noHeaderToken is HeaderToken's answer for a header that is absent or repeated.
+func noHeaderToken(values []string) (string, error) {
+	if len(values) == 0 {
+		return "", ErrNoToken
+	}
+	return "", ErrMultipleTokens
 }
 
 // extract is Extract for any list of sources.

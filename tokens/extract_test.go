@@ -151,6 +151,17 @@ func TestASingleHeaderSourceReadsEverySpellingOfTheSchemeAsTheGeneralLoop(t *tes
 		{"the scheme and white space only is malformed", "Bearer    ", "", ErrMalformed},
 		{"a scheme glued to the token is no bearer token", "Bearertok", "", ErrNoToken},
 		{"another scheme carries no bearer token", "Basic dXNlcg==", "", ErrNoToken},
+		{"a token may start with the first visible ASCII character", "Bearer !tok", "!tok", nil},
+		{"a token may start with the last visible ASCII character", "Bearer ~tok", "~tok", nil},
+		{"a token starting with DEL is read by the general rule", "Bearer \x7ftok", "\x7ftok", nil},
+		{"a no-break space after the scheme is trimmed", "Bearer \u00a0tok", "tok", nil},
+		{"a next-line character after the scheme is trimmed", "Bearer \u0085tok", "tok", nil},
+		{"an ideographic space after the scheme is trimmed", "Bearer \u3000tok", "tok", nil},
+		{"a non-ASCII letter starting the token is kept", "Bearer \u00e9tok", "\u00e9tok", nil},
+		{"a form feed after the scheme is trimmed", "Bearer \ftok", "tok", nil},
+		{"a token of the cap is read", "Bearer " + strings.Repeat("t", MaxTokenSize), strings.Repeat("t", MaxTokenSize), nil},
+		{"a token over the cap is refused", "Bearer " + strings.Repeat("t", MaxTokenSize+1), "", ErrTooLarge},
+		{"a token over the cap after more white space is refused", "Bearer  " + strings.Repeat("t", MaxTokenSize+1), "", ErrTooLarge},
 	}
 	sources := []Source{{Kind: "header", Name: "Authorization"}}
 	for _, c := range cases {

@@ -33,7 +33,8 @@ type Identity struct {
 	Expires     int64               // exp, Unix seconds
 	NotBefore   int64               // max(nbf, iat), Unix seconds; 0 if neither
 
-	key *Key
+	key   *Key
+	bytes int64 // identityBytes of the identity, stored by verifyCached before the identity is shared; 0: not stored
 }
 
 // Assignment is a role granted in an org, optionally only below resource scopes.
@@ -101,6 +102,7 @@ func (n ClaimNames) identity(c map[string]interface{}, exp, notBefore int64) (*I
 		c = cp
 	}
 	id := &Identity{Expires: exp, NotBefore: notBefore}
+	id.Issuer, _ = c["iss"].(string) // as verifyToken reads it
 	if bad := mapIdentity(&n, c, id); bad != "" {
 		return nil, claimError(bad)
 	}
@@ -121,43 +123,52 @@ func resolvePaths(c map[string]interface{}, paths []string) {
 	}
 }
 
-// mapIdentity fills id (which holds what verifyToken established) from verified claims and returns
-// "", or returns the name of the claim that cannot be mapped (see claimError; id is then to be
-// dropped). n must come from withDefaults; dotted names must have been resolved into c
-// (resolvePaths). Single values follow ValidValue and list elements ValidListElement; absent (or
-// null) reads as empty.
+// mapIdentity fills id (which holds what verifyToken established, the iss claim when it is a
+// string among it) from verified claims and returns "", or returns the name of the claim that
+// cannot be mapped (see claimError; id is then to be dropped). n must come from withDefaults;
+// dotted names must have been resolved into c (resolvePaths). Single values follow ValidValue and
+// list elements ValidListElement; absent (or null) reads as empty.
 //
 // It is written for Yaegi like verifyToken: a call allocates a slot for every variable and
 // intermediate value of the function, so the common token costs a map index and one compiled check
 // per claim, and the rare paths (paths, errors) live in other functions.
 func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	// The single values: when all three are present and visible ASCII (the common token), one
-	// compiled check covers them; otherwise singleValues checks each. sub, iss and org are fresh
-	// variables, so "" when their claim is absent or no string.
+	// compiled check covers them; otherwise singleValues checks each. sub and org are fresh
+	// variables, so "" when their claim is absent or no string, as id.Issuer is for iss.
+	// The common case is tested one if per condition (no ||: see verifyToken).
 	sub, _ := c[n.Subject].(string)
-	iss, _ := c["iss"].(string)
 	org, _ := c[n.Org].(string)
-	if sub == "" || iss == "" || org == "" || strings.Trim(sub+iss+org, visibleASCII) != "" {
-		if bad := singleValues(n, c, id); bad != "" {
-			return bad
+	common := false
+	if sub != "" {
+		if id.Issuer != "" {
+			if org != "" {
+				if trim(sub+id.Issuer+org, visibleASCII) == "" {
+					common = true
+				}
+			}
 		}
-	} else {
-		id.Subject = sub
-		id.Issuer = iss
-		id.Org = org
 	}
-	// raw, ok and found are reused. A failed comma-ok assignment leaves its value unchanged under
-	// Yaegi, so raw is assigned again whenever found is false.
+	if common {
+		id.Subject = sub
+		id.Org = org
+	} else if bad := singleValues(n, c, id); bad != "" {
+		return bad
+	}
+	// raw, refused and found are reused. A failed comma-ok assignment leaves its value unchanged
+	// under Yaegi, so raw is assigned again whenever found is false.
 	var raw interface{}
-	var ok, found bool
+	var refused, found bool
 	// Roles: the configured claim, else "roles" (present, even null), else "role"; split on ",".
 	if n.Roles != "" {
 		raw = c[n.Roles]
-	} else if raw, found = c["roles"]; !found {
+	} else if raw, found = c["roles"]; found {
+		// "roles" it is (the empty branch spares the frame a !found)
+	} else {
 		raw = c["role"]
 	}
 	if raw != nil {
-		if id.Roles, ok = listClaim(raw, ","); !ok {
+		if id.Roles, refused = listClaim(raw, ","); refused {
 			return pick(n.Roles, "roles")
 		}
 	}
@@ -168,15 +179,20 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 		raw = c[n.Permissions]
 	} else if raw, found = c["permissions"]; found {
 		sep = ","
-	} else if raw, found = c["scope"]; !found {
+	} else if raw, found = c["scope"]; found {
+		// "scope" it is
+	} else {
 		raw = c["scp"]
 	}
 	if raw != nil {
-		if id.Permissions, ok = listClaim(raw, sep); !ok {
+		if id.Permissions, refused = listClaim(raw, sep); refused {
 			return pick(n.Permissions, "permissions")
 		}
 	}
-	if c[n.OrgRoles] != nil || c[n.Assignments] != nil {
+	if c[n.OrgRoles] != nil {
+		return nestedClaims(n, c, id)
+	}
+	if c[n.Assignments] != nil {
 		return nestedClaims(n, c, id)
 	}
 	return ""
@@ -271,8 +287,8 @@ func orgRoles(raw interface{}) (map[string][]string, bool) {
 	}
 	out := make(map[string][]string, len(m))
 	for org, roles := range m {
-		list, ok := listClaim(roles, ",")
-		if !ok || !ValidListElement(org) {
+		list, refused := listClaim(roles, ",")
+		if refused || !ValidListElement(org) {
 			return nil, false
 		}
 		out[org] = list
@@ -364,23 +380,30 @@ func scopeClaim(raw interface{}) ([]string, bool) {
 func (id *Identity) Bytes() int64 { return BytesOf(id) }
 
 // BytesOf is Bytes as a plain function, the one implementation (under Yaegi a method call costs
-// about 28 allocations more than a plain call; every allow stored makes this one). The common
-// identity (three strings and a short role list) is costed here with arrayCost written out
-// (n + n/4 + 16 for n > 0); the rest in nestedBytes, so that under Yaegi the common case does not
-// pay for that code's frame.
+// about 28 allocations more than a plain call; every allow stored makes this one). An identity the
+// verified-token cache stored carries its estimate already (verifyCached computed it once, for the
+// cache, before the identity was shared), so that the middleware's decision cache, which stores the
+// same identity, does not compute it again; any other identity is costed by identityBytes.
 func BytesOf(id *Identity) int64 {
+	if id.bytes != 0 {
+		return id.bytes
+	}
+	return identityBytes(id)
+}
+
+// identityBytes computes BytesOf. The common identity (three strings and a short role list) is
+// costed here with arrayCost written out (n + n/4 + 16 for n > 0); the rest in nestedBytes, so that
+// under Yaegi the common case does not pay for that code's frame.
+func identityBytes(id *Identity) int64 {
 	n := 0
-	if l := len(id.Subject); l > 0 {
-		n += l + l/4 + 16
+	if l := cap(id.Roles) * stringHeader; l > 0 {
+		n = l + l/4 + 16 // arrayCost of the roles' backing array (listCost)
 	}
-	if l := len(id.Issuer); l > 0 {
-		n += l + l/4 + 16
-	}
-	if l := len(id.Org); l > 0 {
-		n += l + l/4 + 16
-	}
-	if id.Roles != nil {
-		n += listCost(id.Roles)
+	// The subject, the issuer, the org and the roles, costed by one loop body (its slots are paid once).
+	for _, s := range append([]string{id.Subject, id.Issuer, id.Org}, id.Roles...) {
+		if l := len(s); l > 0 {
+			n += l + l/4 + 16
+		}
 	}
 	if id.Permissions != nil || id.OrgRoles != nil || id.Assignments != nil {
 		n += nestedBytes(id)
@@ -417,7 +440,10 @@ func stringCost(s string) int { return arrayCost(len(s)) }
 
 // listCost is what a []string's backing array and its strings occupy.
 func listCost(list []string) int {
-	n := arrayCost(cap(list) * stringHeader)
+	n := 0
+	if l := cap(list) * stringHeader; l > 0 {
+		n = l + l/4 + 16 // arrayCost
+	}
 	for _, s := range list {
 		if l := len(s); l > 0 {
 			n += l + l/4 + 16 // stringCost

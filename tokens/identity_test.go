@@ -227,3 +227,49 @@ func TestIdentityBytesCountsEveryForwardedValue(t *testing.T) {
 		})
 	}
 }
+
+// TestACachedIdentityCarriesItsBytes: the verified-token cache stores an identity's byte estimate
+// with it (BytesOf then reads it), and that estimate is what identityBytes computes and what the
+// cache charged.
+func TestACachedIdentityCarriesItsBytes(t *testing.T) {
+	v := testVerifier(t, fixedNow, nil)
+	claims := validClaims(fixedNow)
+	claims["roles"] = []string{"viewer", "admin"}
+	claims["scope"] = "a:read b:write"
+	tok := sign(t, "ES256", claims, nil)
+	id, err := v.Verify(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.bytes == 0 || BytesOf(id) != id.bytes || id.bytes != identityBytes(id) || id.Bytes() != refBytes(id) {
+		t.Fatalf("stored %d, BytesOf %d, identityBytes %d, the original %d", id.bytes, BytesOf(id), identityBytes(id), refBytes(id))
+	}
+	if want := int64(arrayCost(len(tok))) + id.bytes + cacheEntryOverhead; v.cache.Bytes() != want {
+		t.Fatalf("the cache charged %d, want %d", v.cache.Bytes(), want)
+	}
+	if again, _ := v.Verify(tok); again != id {
+		t.Fatal("the second Verify did not answer from the cache")
+	}
+}
+
+// TestIdentityBytesIsTheOriginalEstimate: BytesOf (identityBytes, with its roles loop and arrayCost
+// written out) costs identities as the original estimate does, spare capacity and empty values
+// included.
+func TestIdentityBytesIsTheOriginalEstimate(t *testing.T) {
+	spare := make([]string, 1, 5)
+	spare[0] = "admin"
+	for _, id := range []*Identity{
+		{},
+		{Subject: "alice", Issuer: "https://issuer.test", Org: "acme"},
+		{Subject: "alice", Roles: []string{"admin"}},
+		{Roles: []string{}},
+		{Roles: []string{"admin", "viewer", "a-much-longer-role-name-than-the-others"}},
+		{Issuer: "i", Roles: spare},
+		{Org: "acme", Roles: []string{"r"}, Permissions: []string{"a:read"}, OrgRoles: map[string][]string{"o": {"x"}},
+			Assignments: []Assignment{{Role: "r", Org: "o", Scope: []string{"/a"}}}},
+	} {
+		if got, want := BytesOf(id), refBytes(id); got != want {
+			t.Errorf("%+v: BytesOf %d, the original %d", *id, got, want)
+		}
+	}
+}

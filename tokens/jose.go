@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -25,8 +24,9 @@ const (
 	kindHMAC = iota + 1
 	kindPKCS1
 	kindPSS
-	kindECDSA
+	kindECDSA // ES384, ES512
 	kindEdDSA
+	kindES256 // ECDSA on P-256 with SHA-256: verifyES256
 )
 
 // algorithm is how one JWS "alg" verifies. The table below is built once; NewVerifier keeps the
@@ -52,11 +52,15 @@ var joseAlgorithms = map[string]*algorithm{
 	"PS256": {name: "PS256", kind: kindPSS, hash: crypto.SHA256, newHash: sha256.New, pss: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256}},
 	"PS384": {name: "PS384", kind: kindPSS, hash: crypto.SHA384, newHash: sha512.New384, pss: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA384}},
 	"PS512": {name: "PS512", kind: kindPSS, hash: crypto.SHA512, newHash: sha512.New, pss: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA512}},
-	"ES256": {name: "ES256", kind: kindECDSA, hash: crypto.SHA256, newHash: sha256.New, size: 32, curve: elliptic.P256()},
+	"ES256": algES256,
 	"ES384": {name: "ES384", kind: kindECDSA, hash: crypto.SHA384, newHash: sha512.New384, size: 48, curve: elliptic.P384()},
 	"ES512": {name: "ES512", kind: kindECDSA, hash: crypto.SHA512, newHash: sha512.New, size: 66, curve: elliptic.P521()},
 	"EdDSA": {name: "EdDSA", kind: kindEdDSA},
 }
+
+// algES256 is ES256, the algorithm most tokens are signed with: its own kind, so that verifyJWS
+// sends it straight to verifyES256.
+var algES256 = &algorithm{name: "ES256", kind: kindES256, hash: crypto.SHA256, newHash: sha256.New, size: 32, curve: elliptic.P256()}
 
 // b64url decodes base64url without padding, strictly (RFC 7515 §2, RFC 4648 §3.5): non-zero unused
 // trailing bits are an error, so every octet sequence has exactly one encoding. The decoder still
@@ -74,6 +78,8 @@ func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }
 // make an HMAC check pay for the RSA and ECDSA code too (see docs/yaegi.md).
 func verifyJWS(a *algorithm, k *Key, input, sig []byte) bool {
 	switch a.kind {
+	case kindES256:
+		return verifyES256(k, input, sig)
 	case kindHMAC:
 		return verifyHMAC(a, k, input, sig)
 	case kindECDSA:
@@ -88,17 +94,36 @@ func verifyJWS(a *algorithm, k *Key, input, sig []byte) bool {
 // constant time and must be the full hash output.
 func verifyHMAC(a *algorithm, k *Key, input, sig []byte) bool {
 	secret, ok := k.Public.([]byte)
-	if !ok || len(secret) < a.size {
+	if !ok {
 		return false
 	}
-	mac := hmac.New(a.newHash, secret)
+	if len(secret) < a.size {
+		return false
+	}
+	mac := hmacNew(a.newHash, secret)
 	mac.Write(input)
-	return hmac.Equal(mac.Sum(nil), sig)
+	return hmacEqual(mac.Sum(nil), sig)
+}
+
+// verifyES256 implements RFC 7518 §3.4 for ES256: the signature is R||S of 32 bytes each, the key
+// is a P-256 key, the digest SHA-256. The key's *ecdsa.PublicKey was typed and its curve checked
+// once, when the Key was built (Key.p256, set by publicKey only for a P-256 key), so under Yaegi
+// this check spends no slots on a type assertion and no curve or hash test. A Key built otherwise
+// (a struct literal, without p256) is checked by verifyECDSA as before.
+func verifyES256(k *Key, input, sig []byte) bool {
+	if k.p256 == nil {
+		return verifyECDSA(algES256, k, input, sig)
+	}
+	if len(sig) != 64 {
+		return false
+	}
+	sum := sum256(input)
+	return ecdsaVerify(k.p256, sum[:], new(bigInt).SetBytes(sig[:32]), new(bigInt).SetBytes(sig[32:]))
 }
 
 // verifyECDSA implements RFC 7518 §3.4: the signature is R||S, each exactly the curve's size, and
-// the key is on the curve bound to the algorithm. ES256 is verified here; ES384 and ES512, whose
-// digests differ, in verifyECDSALarge (under Yaegi their code would cost every ES256 check its slots).
+// the key is on the curve bound to the algorithm. ES384 and ES512, whose digests differ, are
+// verified in verifyECDSALarge; ES256 normally in verifyES256, here only for a Key without p256.
 func verifyECDSA(a *algorithm, k *Key, input, sig []byte) bool {
 	pub, ok := k.Public.(*ecdsa.PublicKey)
 	if !ok {
@@ -136,7 +161,13 @@ func verifyECDSALarge(a *algorithm, pub *ecdsa.PublicKey, input, sig []byte) boo
 // verifyEdDSA implements RFC 8037 §3.1 for Ed25519 keys.
 func verifyEdDSA(k *Key, input, sig []byte) bool {
 	pub, ok := k.Public.(ed25519.PublicKey)
-	return ok && len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, input, sig)
+	if !ok {
+		return false
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return false
+	}
+	return ed25519.Verify(pub, input, sig)
 }
 
 // verifyRSA implements RFC 7518 §3.3 (RSASSA-PKCS1-v1_5) and §3.5 (RSASSA-PSS, salt exactly the

@@ -2,6 +2,8 @@ package tokens
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
@@ -204,5 +206,52 @@ func TestHeaderMembersOfTheWrongTypeAreMalformed(t *testing.T) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
 		})
+	}
+}
+
+// TestES256VerifiesOnlyWithAP256Key: the ES256 path (verifyES256) uses a key's P-256 public key only
+// when publicKey found it on P-256; a Key built as a struct literal (no p256) is checked as
+// verifyECDSA checks it, and keys of another curve or type never verify ES256.
+func TestES256VerifiesOnlyWithAP256Key(t *testing.T) {
+	tok := sign(t, "ES256", validClaims(fixedNow), nil)
+	dot := strings.LastIndexByte(tok, '.')
+	input := []byte(tok[:dot])
+	sig, _ := b64url.DecodeString(tok[dot+1:])
+	pub := &fakeKeys().ec.PublicKey
+	built, err := publicKey(pub)
+	if err != nil || built.p256 != pub {
+		t.Fatalf("publicKey of a P-256 key: p256 = %v, %v", built.p256, err)
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	other, _ := publicKey(&p384.PublicKey)
+	if other.p256 != nil {
+		t.Fatal("a P-384 key has a P-256 key")
+	}
+	ed, _ := publicKey(fakeKeys().ed.Public())
+	rsaKey, _ := publicKey(&fakeKeys().rsa.PublicKey)
+	a := joseAlgorithms["ES256"]
+	for _, c := range []struct {
+		name string
+		key  *Key
+		sig  []byte
+		want bool
+	}{
+		{"a key built by publicKey verifies", built, sig, true},
+		{"a struct literal key verifies through verifyECDSA", &Key{Family: FamilyEC, Curve: "P-256", Public: pub}, sig, true},
+		{"a struct literal with a P-384 key does not verify", &Key{Family: FamilyEC, Curve: "P-256", Public: &p384.PublicKey}, sig, false},
+		{"a P-384 key does not verify", other, sig, false},
+		{"an Ed25519 key does not verify", ed, sig, false},
+		{"an RSA key does not verify", rsaKey, sig, false},
+		{"an HMAC secret does not verify", &Key{Family: FamilyHMAC, Public: []byte(testSecret)}, sig, false},
+		{"a short signature does not verify", built, sig[:63], false},
+		{"a long signature does not verify", built, append(append([]byte{}, sig...), 0), false},
+		{"a short signature does not verify through verifyECDSA", &Key{Family: FamilyEC, Curve: "P-256", Public: pub}, sig[:63], false},
+	} {
+		if got := verifyJWS(a, c.key, input, c.sig); got != c.want {
+			t.Errorf("%s: verifyJWS = %v", c.name, got)
+		}
+		if got := refVerifyJWS(a, c.key, input, c.sig); got != c.want {
+			t.Errorf("%s: the reference says %v", c.name, got)
+		}
 	}
 }

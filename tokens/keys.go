@@ -66,6 +66,7 @@ type Key struct {
 	Curve  string      // P-256, P-384, P-521 or Ed25519
 	Public interface{} // []byte, *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey
 
+	p256    *ecdsa.PublicKey // Public when it is an ECDSA key on P-256 (publicKey sets it): verifyES256's key
 	retired int32
 }
 
@@ -224,6 +225,9 @@ func publicKey(pub interface{}) (*Key, error) {
 		name := curveName(k.Curve)
 		if name == "" {
 			return nil, errors.New("unsupported EC curve")
+		}
+		if name == "P-256" {
+			return &Key{Family: FamilyEC, Curve: name, Public: k, p256: k}, nil
 		}
 		return &Key{Family: FamilyEC, Curve: name, Public: k}, nil
 	case ed25519.PublicKey:

@@ -96,6 +96,10 @@ func agreeWithTheOriginal(t *testing.T, i int, v *Verifier, tok string, now time
 	}
 	if wantErr == nil {
 		want.key = ref.key
+		if id.bytes != 0 && id.bytes != refBytes(want) {
+			t.Fatalf("verifier %d: the stored byte estimate %d, the original %d", i, id.bytes, refBytes(want))
+		}
+		want.bytes = id.bytes // stored by the verified-token cache
 		if !reflect.DeepEqual(id, want) {
 			t.Fatalf("verifier %d: identity %+v, the original %+v", i, id, want)
 		}
@@ -155,7 +159,7 @@ func FuzzValueRulesAgreeWithTheOriginal(f *testing.F) {
 
 // FuzzExtractAgreesWithTheOriginal feeds arbitrary header, cookie and query values to Extract, whose
 // header case is now read inline, and to the original, with the sources in two orders and each
-// source alone (a single header source is read by headerToken, with its own Bearer shortcut).
+// source alone (a single header source is read by HeaderToken, with its own Bearer shortcut).
 func FuzzExtractAgreesWithTheOriginal(f *testing.F) {
 	f.Add("Bearer abc", "", "session=abc", "access_token=abc")
 	f.Add("Basic abc", "abc", "session=a; session=b", "access_token=a&access_token=b")

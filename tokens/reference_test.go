@@ -248,7 +248,7 @@ func refVerifyJWS(a *algorithm, k *Key, input, sig []byte) bool {
 	case kindPSS:
 		pub, ok := k.Public.(*rsa.PublicKey)
 		return ok && rsa.VerifyPSS(pub, a.hash, digest, sig, a.pss) == nil
-	case kindECDSA:
+	case kindECDSA, kindES256:
 		return refVerifyECDSA(a, k, digest, sig)
 	}
 	return false

@@ -79,40 +79,43 @@ func padding(r rune) bool { return r == '\uFEFF' || unicode.IsSpace(r) }
 // lists, " " for an OAuth scope, RFC 6749 §3.3: scope-token *( SP scope-token )). Absent (or null)
 // reads as no elements. Every element must satisfy ValidListElement: no white space is tolerated
 // around a separator ("a, b" and "a  b" are refused, not trimmed) and no element may be empty
-// ("", "a,,b", " a"). The result is sorted and deduplicated.
+// ("", "a,,b", " a"). It returns the elements, sorted and deduplicated, and false, or true when the
+// claim is refused (refused rather than ok, so that callers test it without a !: under Yaegi each
+// ! is one more slot in their frame).
 func listClaim(raw interface{}, sep string) ([]string, bool) {
 	var list []string
 	if s, ok := raw.(string); ok {
-		list = strings.Split(s, sep)
+		list = split(s, sep)
 	} else if arr, ok := raw.([]interface{}); ok {
 		list = make([]string, len(arr))
 		for i, e := range arr {
-			s, ok := e.(string) // checked before use: Yaegi leaves s unchanged when e is no string
-			if !ok {
-				return nil, false
+			// s is read only when ok: Yaegi leaves s unchanged when e is no string.
+			if s, ok := e.(string); ok {
+				list[i] = s
+			} else {
+				return nil, true
 			}
-			list[i] = s
 		}
 	} else if raw != nil {
-		return nil, false
-	}
-	if len(list) == 0 {
 		return nil, true
 	}
+	if len(list) == 0 {
+		return nil, false
+	}
 	for _, s := range list {
-		if strings.Trim(s, visibleListASCII) != "" {
+		if trim(s, visibleListASCII) != "" {
 			if !ValidListElement(s) {
-				return nil, false
+				return nil, true
 			}
 		}
 		if s == "" {
-			return nil, false // ValidListElement's common case written out, without || or &&
+			return nil, true // ValidListElement's common case written out, without || or &&
 		}
 	}
 	if len(list) == 1 {
-		return list, true
+		return list, false
 	}
-	return SortedSet(list), true
+	return SortedSet(list), false
 }
 
 // SortedSet returns the sorted, deduplicated elements of list.

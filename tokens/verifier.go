@@ -2,6 +2,7 @@ package tokens
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,9 @@ const MaxTokenSize = 8 << 10
 
 // maxNumericDate bounds exp/nbf/iat (year ~318857): larger values are malformed, not "forever".
 const maxNumericDate = 1e13
+
+// beforeAnyDate is below every NumericDate verifyToken accepts (they are within ±maxNumericDate).
+const beforeAnyDate = math.MinInt64
 
 // Options configure a Verifier. All slices are read-only after NewVerifier.
 type Options struct {
@@ -45,7 +49,7 @@ type Verifier struct {
 	names     *ClaimNames // with defaults
 	paths     []string    // the claim names that hold a dot (resolvePaths); nil when none
 	cache     *Cache
-	now       func() time.Time // nil: time.Now, called directly
+	now       func() time.Time // Options.Now, or time.Now
 
 	headers     *sync.Map  // header segment → *jwsHeader, of tokens that verified (rememberHeader)
 	headerMu    sync.Mutex // guards headerCount
@@ -55,6 +59,9 @@ type Verifier struct {
 // NewVerifier builds a verifier. opts must have been validated (known algorithms, at least one key source).
 func NewVerifier(opts Options) *Verifier {
 	v := &Verifier{opts: opts, methods: map[string]*algorithm{}, static: map[string][]*Key{}, now: opts.Now, headers: &sync.Map{}}
+	if v.now == nil {
+		v.now = time.Now // called through the field: under Yaegi no dearer than time.Now, and no clock frame
+	}
 	for _, alg := range opts.Algorithms {
 		a := joseAlgorithms[alg]
 		if a == nil {
@@ -103,7 +110,7 @@ func VerifyToken(v *Verifier, token string) (*Identity, error) {
 	if v.cache != nil {
 		return verifyCached(v, token)
 	}
-	claims, id, err := verifyToken(v, token, clock(v))
+	claims, id, err := verifyToken(v, token, v.now())
 	if err != nil {
 		return nil, err
 	}
@@ -120,12 +127,13 @@ func VerifyToken(v *Verifier, token string) (*Identity, error) {
 // first time costs one lock and one index, not a call (cacheGet re-reads the entry and checks it
 // under its own lock).
 func verifyCached(v *Verifier, token string) (*Identity, error) {
-	now := clock(v)
-	v.cache.mu.Lock()
-	_, seen := v.cache.entries[token]
-	v.cache.mu.Unlock()
+	now := v.now()
+	c := v.cache // one selector, not one per use
+	c.mu.Lock()
+	_, seen := c.entries[token]
+	c.mu.Unlock()
 	if seen {
-		if id := cacheGet(v.cache, token, now.Unix(), v.leeway); id != nil {
+		if id := cacheGet(c, token, now.Unix(), v.leeway); id != nil {
 			return id, nil
 		}
 	}
@@ -139,16 +147,11 @@ func verifyCached(v *Verifier, token string) (*Identity, error) {
 	if bad := mapIdentity(v.names, claims, id); bad != "" {
 		return nil, claimError(bad)
 	}
-	cachePut(v.cache, token, id)
+	// The estimate is stored before the identity is shared: BytesOf (the middleware's decision cache)
+	// reads it instead of computing it again.
+	id.bytes = identityBytes(id)
+	cachePut(c, token, id, id.bytes)
 	return id, nil
-}
-
-// clock returns the verifier's time: Options.Now, or time.Now.
-func clock(v *Verifier) time.Time {
-	if v.now == nil {
-		return time.Now()
-	}
-	return v.now()
 }
 
 // VerifyClaims runs the verification pipeline (size, structure, header, key, signature, registered
@@ -169,8 +172,9 @@ var registeredDates = []string{"exp", "nbf", "iat"}
 // three segments, the JOSE header, the key, the signature, then the registered claims, which are
 // trusted only after the signature. It returns the claims and an Identity that holds only what
 // verification established: the key that verified the token, exp and the later of nbf and iat (0
-// if neither), as Unix seconds; mapIdentity fills in the rest. (Three results, not five: under
-// Yaegi every result a call returns costs about four allocations.)
+// if neither), as Unix seconds, and iss when it is a string (checked against the trusted issuers
+// when there are any; mapIdentity checks its value); mapIdentity fills in the rest. (Three
+// results, not five: under Yaegi every result a call returns costs about four allocations.)
 //
 // It is written for Yaegi (see docs/yaegi.md, "Cold path measurements"): one function for the steps
 // every token takes, because each interpreted call costs; little code in it, because a call
@@ -184,10 +188,10 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	if len(token) > MaxTokenSize {
 		return nil, nil, ErrTooLarge
 	}
-	if strings.ContainsAny(token, "\r\n") {
+	if containsAny(token, "\r\n") {
 		return nil, nil, ErrMalformed // base64 decoding would skip CR/LF: one token, one spelling
 	}
-	parts := strings.SplitN(token, ".", 4)
+	parts := splitN(token, ".", 4)
 	if len(parts) != 3 {
 		return nil, nil, ErrMalformed
 	}
@@ -201,25 +205,25 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	} else if h, err = checkHeader(v, head); err != nil {
 		return nil, nil, err
 	}
-	sig, err := b64url.DecodeString(parts[2])
+	sig, err := decodeSegment(parts[2])
 	if err != nil {
 		return nil, nil, ErrMalformed
 	}
 	// The payload: a JSON object (RFC 7519 §7.2 steps 9-10).
-	raw, err := b64url.DecodeString(parts[1])
+	raw, err := decodeSegment(parts[1])
 	if err != nil {
 		return nil, nil, ErrMalformed
 	}
 	var claims map[string]interface{}
-	if err = json.Unmarshal(raw, &claims); err != nil {
+	if err = unmarshalJSON(raw, &claims); err != nil {
 		return nil, nil, ErrMalformed
 	}
 	if claims == nil {
 		return nil, nil, ErrMalformed // "null"
 	}
-	keys := h.keys
-	if len(keys) == 0 {
-		if keys, err = remoteCandidates(v, h.kid, h.alg, claims, now); err != nil {
+	keys := h.keys // nil when alg has no static key (NewVerifier appends each list, never leaves one empty)
+	if keys == nil {
+		if keys, err = remoteCandidates(v, h, claims, now); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -242,24 +246,26 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	// Each date is checked as soon as it is read, so that errors come in the order of RFC 7519 §7.2:
 	// exp (missing, expired), then nbf, then iat (not yet valid).
 	unix := now.Unix()
-	var exp, notBefore, t int64
+	var exp, t int64
+	var notBefore int64 = beforeAnyDate // then nbf (0 when absent), then the later of nbf and iat
 	var d interface{}
 	var f float64
 	var ok, present bool
 	for i, name := range registeredDates {
 		t = 0
 		if d, present = claims[name]; present {
-			if f, ok = d.(float64); !ok {
+			if f, ok = d.(float64); ok { // ok, not !ok: one slot fewer
+				if f > maxNumericDate {
+					return nil, nil, ErrMalformed
+				}
+				if f < -maxNumericDate {
+					return nil, nil, ErrMalformed
+				}
+				if t = int64(f); float64(t) > f {
+					t-- // floor, for negative fractions
+				}
+			} else {
 				return nil, nil, ErrMalformed
-			}
-			if f > maxNumericDate {
-				return nil, nil, ErrMalformed
-			}
-			if f < -maxNumericDate {
-				return nil, nil, ErrMalformed
-			}
-			if t = int64(f); float64(t) > f {
-				t-- // floor, for negative fractions
 			}
 		}
 		if i == 0 {
@@ -270,32 +276,29 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 				return nil, nil, ErrExpired
 			}
 			exp = t
-		} else if t != 0 {
-			if unix < t-v.leeway {
-				return nil, nil, ErrNotYetValid
+		} else {
+			if t != 0 {
+				if unix < t-v.leeway {
+					return nil, nil, ErrNotYetValid
+				}
 			}
-		}
-		if i == 1 {
-			notBefore = t // nbf, then the later of nbf and iat
-		}
-		if i == 2 {
 			if t > notBefore {
 				notBefore = t
 			}
 		}
 	}
+	iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is absent or no string
 	if v.issuers != nil {
-		iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is not a string
 		if !v.issuers[iss] {
 			return nil, nil, ErrIssuer
 		}
 	}
 	if v.audiences != nil {
-		if !audienceOK(v.audiences, claims["aud"]) {
+		if audienceRefused(v.audiences, claims["aud"]) {
 			return nil, nil, ErrAudience
 		}
 	}
-	return claims, &Identity{Expires: exp, NotBefore: notBefore, key: key}, nil
+	return claims, &Identity{Issuer: iss, Expires: exp, NotBefore: notBefore, key: key}, nil
 }
 
 // jwsHeader is what checkHeader establishes about a JOSE header segment.
@@ -385,7 +388,7 @@ func normalizeTyp(t string) string {
 
 // remoteCandidates returns the keys of the remote key sets that may verify the token (static keys,
 // when the algorithm has any, are used instead). jku, x5u, jwk and x5c are never used.
-func remoteCandidates(v *Verifier, kid, alg string, claims map[string]interface{}, now time.Time) ([]*Key, error) {
+func remoteCandidates(v *Verifier, h *jwsHeader, claims map[string]interface{}, now time.Time) ([]*Key, error) {
 	sets := v.opts.Remote
 	if v.opts.RemoteByIssuer != nil {
 		iss, _ := claims["iss"].(string)
@@ -398,7 +401,7 @@ func remoteCandidates(v *Verifier, kid, alg string, claims map[string]interface{
 	if len(sets) == 0 {
 		return nil, ErrUnknownKey
 	}
-	keys, err := remoteKeys(sets[0], kid, alg, now)
+	keys, err := remoteKeys(sets[0], h.kid, h.alg, now)
 	if err != nil {
 		return nil, err
 	}
@@ -418,34 +421,38 @@ func (v *Verifier) verifySignature(signed string, sig []byte, alg string, keys [
 	return nil
 }
 
-// audienceOK reports whether aud is an accepted non-empty string, or an array of strings of which
-// one is accepted (RFC 7519 §4.1.3). Any other type is refused.
-func audienceOK(accepted map[string]bool, aud interface{}) bool {
+// audienceRefused reports whether aud is refused: it must be an accepted non-empty string, or an
+// array of strings of which one is accepted (RFC 7519 §4.1.3); any other type is refused. (Refused
+// rather than OK, so that verifyToken tests it without a !: under Yaegi one slot fewer.)
+func audienceRefused(accepted map[string]bool, aud interface{}) bool {
 	if s, isString := aud.(string); isString {
 		if s == "" {
-			return false // an empty audience names no one, even where "" is configured
+			return true // an empty audience names no one, even where "" is configured
 		}
-		return accepted[s]
+		if accepted[s] {
+			return false
+		}
+		return true
 	}
-	return audienceListOK(accepted, aud)
+	return audienceListRefused(accepted, aud)
 }
 
-// audienceListOK reports whether aud, a claim that is not a string, is an array of strings of which
-// one is accepted (RFC 7519 §4.1.3). Any other type is refused.
-func audienceListOK(accepted map[string]bool, aud interface{}) bool {
+// audienceListRefused is audienceRefused for an aud that is not a string: refused unless it is an
+// array of strings of which one is accepted.
+func audienceListRefused(accepted map[string]bool, aud interface{}) bool {
 	list, ok := aud.([]interface{})
 	if !ok {
-		return false
+		return true
 	}
 	found := false
 	for _, e := range list {
 		s, ok := e.(string)
 		if !ok {
-			return false
+			return true
 		}
 		if accepted[s] {
 			found = true
 		}
 	}
-	return found
+	return !found
 }
