@@ -84,7 +84,8 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	}
 	g.verifier = tokens.NewVerifier(opts)
 	g.leeway = int64(opts.Leeway / time.Second)
-	if len(g.sources) == 1 && g.sources[0].Kind == "header" && g.sources[0].Name == "Authorization" {
+	g.bearerOnly = len(g.sources) == 1 && g.sources[0].Kind == "header" && g.sources[0].Name == "Authorization"
+	if g.bearerOnly {
 		g.decisions = newDecisionCache(opts.CacheSize, opts.CacheBytes)
 	}
 	g.public = newPublicCache(opts.CacheSize, opts.CacheBytes/8)
