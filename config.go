@@ -90,6 +90,7 @@ func build(c *Config, name string) (*Gatehouse, error) {
 	}
 	g.public = newPublicCache(opts.CacheSize, opts.CacheBytes/8)
 	g.plainForward = g.decisions != nil && g.public != nil && g.tenantHeader == "" && g.forwardToken && !g.auditAllowed && !g.signPublic
+	g.replaysInServe = !g.plainForward && (g.decisions != nil || g.public != nil)
 	g.finishAllow = g.signer != nil || g.decisions != nil || g.auditAllowed
 	g.plainAllow = !g.finishAllow && g.tenantHeader == "" && g.forwardToken
 	return g, nil

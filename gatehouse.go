@@ -39,6 +39,7 @@ type Gatehouse struct {
 	decisions          *decisionCache
 	public             *publicCache
 	bearerOnly         bool   // the only token source is the Authorization header (tokens.HeaderToken reads it)
+	replaysInServe     bool   // caches but not plainForward: serve replays cached answers (warm) before deciding
 	plainForward       bool   // the warm path may forward inline: no tenant header, token kept, no allow audit
 	finishAllow        bool   // an allow may be signed, stored or audited: evaluate ends it in finish
 	plainAllow         bool   // not finishAllow, token kept, no tenant header: evaluate ends an allow in plainAllow

@@ -165,9 +165,14 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		serve(g, rw, req, override, "", true)
 		return
 	}
-	if req.URL.RawQuery != "" {
-		serve(g, rw, req, "", "", true)
-		return
+	if q := req.URL.RawQuery; q != "" {
+		// Only a query that may hold _method takes the override rule's path; any other is
+		// decided, cached and replayed like the same request without it (the decision key holds
+		// the escaped path, not the query: no route, tenant or token source reads the query then).
+		if queryMayOverride(q) {
+			serve(g, rw, req, "", "", true)
+			return
+		}
 	}
 	if req.Method == methodPost {
 		if formBody(h["Content-Type"]) {
@@ -186,7 +191,10 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	serve(g, rw, req, "", "", false)
+	// A configuration the inline warm path does not serve (a tenant header, forwardToken off,
+	// allows audited, signed public routes) replays its cached allows through serve's general
+	// warm path, the one a request that may carry an override takes.
+	serve(g, rw, req, "", "", g.replaysInServe)
 }
 
 // protectHeader applies the header rule to one request header that passed ServeHTTP's byte
@@ -221,8 +229,10 @@ func protectHeader(g *Gatehouse, h http.Header, name string) bool {
 // answers its own panics with a 500 (never passing the request on); once the request is forwarded,
 // a panic belongs to the backend (http.ErrAbortHandler included) and propagates.
 //
-// overrides says whether the request may carry an override (an override header, a query or a
-// form body, as ServeHTTP found): only then is the override rule applied. key is the request's
+// overrides says whether the request may carry an override (an override header, a query that may
+// hold _method or a form body, as ServeHTTP found), or is one that the inline warm path does not
+// replay (replaysInServe): only then are the override rule and the general warm path applied (an
+// override rule with nothing to refuse costs little). key is the request's
 // decision-cache key when warmDecision built it already (else "": finish builds it if it stores).
 func serve(g *Gatehouse, rw http.ResponseWriter, req *http.Request, override, key string, overrides bool) {
 	forwarded := false

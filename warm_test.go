@@ -259,8 +259,8 @@ func TestTheDecisionCacheKeepsToItsBounds(t *testing.T) {
 	}
 }
 
-// TestAQueryReplayMintsAFreshAssertionWhenDue: a request with a query takes the override rule's
-// path, whose replay (replay, reminted) mints a fresh assertion once the cached one is due, stores
+// TestAQueryReplayMintsAFreshAssertionWhenDue: a request whose query may hold _method (an escape)
+// takes the override rule's path, whose replay (replay, reminted) mints a fresh assertion once the cached one is due, stores
 // the fresh allow, and replays that one afterwards.
 func TestAQueryReplayMintsAFreshAssertionWhenDue(t *testing.T) {
 	const secret = "fake-unit-test-secret-0123456789abcdef"
@@ -288,7 +288,9 @@ func TestAQueryReplayMintsAFreshAssertionWhenDue(t *testing.T) {
 	get := func() string {
 		t.Helper()
 		seen = ""
-		r := httptest.NewRequest("GET", "/data?page=2", nil)
+		// An escape in the query: the override rule's path, whose replay is replay's (a query
+		// that cannot hold _method takes warmDecision, whose window already ends at remintAt).
+		r := httptest.NewRequest("GET", "/data?q=a%20b", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
 		rec := httptest.NewRecorder()
 		g.ServeHTTP(rec, r)
@@ -320,5 +322,75 @@ func TestAQueryReplayMintsAFreshAssertionWhenDue(t *testing.T) {
 	}
 	if again := get(); again != fresh {
 		t.Fatal("the fresh assertion was not replayed")
+	}
+}
+
+// TestEveryCachingConfigurationReplaysItsAllows: the decision cache is read, not only written, in
+// every configuration that has one: the inline warm path (plainForward) and, for the others (a
+// tenant header, forwardToken off, allows audited, signed public routes), serve's general warm
+// path; a request with a query that cannot hold _method replays the allow of its path. A replay
+// forwards what the fresh decision forwarded.
+func TestEveryCachingConfigurationReplaysItsAllows(t *testing.T) {
+	const secret = "fake-unit-test-secret-0123456789abcdef"
+	for _, tc := range []struct {
+		name  string
+		edit  func(c *Config)
+		plain bool
+	}{
+		{"the default configuration", func(*Config) {}, true},
+		{"forwardToken off", func(c *Config) { c.ForwardToken = "false" }, false},
+		{"allows audited", func(c *Config) { c.AuditAllowed = "true" }, false},
+		{"a tenant header", func(c *Config) { c.Tenant = "header:X-Org" }, false},
+	} {
+		c := CreateConfig()
+		c.Secret = secret
+		c.Unmatched = "authenticated"
+		tc.edit(c)
+		var seen http.Header
+		g := newTestMiddleware(t, c, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() }))
+		if g.plainForward != tc.plain || g.replaysInServe == tc.plain {
+			t.Fatalf("%s: plainForward %v, replaysInServe %v", tc.name, g.plainForward, g.replaysInServe)
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "org_id": "acme",
+			"exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := func(target string) *http.Request {
+			r := httptest.NewRequest("GET", target, nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			r.Header.Set("X-Org", "acme")
+			return r
+		}
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, req("/data"))
+		if rec.Code != 200 {
+			t.Fatalf("%s: first request: status %d", tc.name, rec.Code)
+		}
+		fresh := seen
+		// Without a verifier a fresh decision panics and is answered 500: only a replay answers 200.
+		verifier := g.verifier
+		g.verifier = nil
+		for _, target := range []string{"/data", "/data?page=2"} {
+			seen = nil
+			rec := httptest.NewRecorder()
+			g.ServeHTTP(rec, req(target))
+			if rec.Code != 200 {
+				t.Errorf("%s: %s was not replayed from the decision cache (status %d)", tc.name, target, rec.Code)
+				continue
+			}
+			for _, name := range []string{"Authorization", "X-Org", "X-Auth-Subject", "X-Auth-Org", "X-Auth-Roles"} {
+				if strings.Join(seen[name], ",") != strings.Join(fresh[name], ",") {
+					t.Errorf("%s: %s replayed %s %q, the fresh decision forwarded %q", tc.name, target, name, seen[name], fresh[name])
+				}
+			}
+		}
+		// A query that may hold _method still takes the override rule's path (and is refused).
+		rec = httptest.NewRecorder()
+		g.ServeHTTP(rec, req("/data?_METHOD=DELETE"))
+		if rec.Code != 400 {
+			t.Errorf("%s: a _method query: status %d, want 400", tc.name, rec.Code)
+		}
+		g.verifier = verifier
 	}
 }

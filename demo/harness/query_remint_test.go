@@ -7,8 +7,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// TestAQueryReplayMintsAFreshAssertionNearItsExpiry: a request with a query string replays its
-// cached allow through the override rule's path (replay, not warmDecision), and that replay, like
+// TestAQueryReplayMintsAFreshAssertionNearItsExpiry: a request whose query may hold _method (here
+// an escape) replays its cached allow through the override rule's path (replay, not
+// warmDecision), and that replay, like
 // the plain one, keeps the assertion until shortly before its exp and then mints a fresh one,
 // interpreted and compiled.
 func TestAQueryReplayMintsAFreshAssertionNearItsExpiry(t *testing.T) {
@@ -19,7 +20,7 @@ func TestAQueryReplayMintsAFreshAssertionNearItsExpiry(t *testing.T) {
 			t.Parallel()
 			h, b := instance(t, l, assertionConfig(t, keysByAlg["ES256"], "5s"))
 			k := keyfuncFor(t, jwksOf(t, h).URL)
-			r := request{path: "/orgs/acme/workflows?page=2", token: mint(t, "ES256", claims("dave", "acme", []string{"viewer"}, nil), nil)}
+			r := request{path: "/orgs/acme/workflows?q=a%20b", token: mint(t, "ES256", claims("dave", "acme", []string{"viewer"}, nil), nil)}
 			jti := func() (string, float64) {
 				t.Helper()
 				if rec := serve(h, r); rec.Code != 200 {
