@@ -89,7 +89,8 @@ func build(c *Config, name string) (*Gatehouse, error) {
 		g.decisions = newDecisionCache(opts.CacheSize, opts.CacheBytes)
 	}
 	g.public = newPublicCache(opts.CacheSize, opts.CacheBytes/8)
-	g.plainForward = g.decisions != nil && g.public != nil && g.tenantHeader == "" && g.forwardToken && !g.auditAllowed && !g.signPublic
+	g.dropToken = !g.forwardToken
+	g.plainForward = g.decisions != nil && g.public != nil && g.tenantHeader == "" && !g.auditAllowed && !g.signPublic
 	g.replaysInServe = !g.plainForward && (g.decisions != nil || g.public != nil)
 	g.finishAllow = g.signer != nil || g.decisions != nil || g.auditAllowed
 	g.plainAllow = !g.finishAllow && g.tenantHeader == "" && g.forwardToken

@@ -33,6 +33,7 @@ type Gatehouse struct {
 	bundleSeen         *bundleCheck   // the last bundle checked against the routes
 	trust              policy.Options
 	forwardToken       bool
+	dropToken          bool // !forwardToken, for the inline warm path (one slot less than the !)
 	auditAllowed       bool
 	shadow             bool
 	overridesAuthorize bool // overrides: authorize (else refuse)
@@ -40,7 +41,7 @@ type Gatehouse struct {
 	public             *publicCache
 	bearerOnly         bool   // the only token source is the Authorization header (tokens.HeaderToken reads it)
 	replaysInServe     bool   // caches but not plainForward: serve replays cached answers (warm) before deciding
-	plainForward       bool   // the warm path may forward inline: no tenant header, token kept, no allow audit
+	plainForward       bool   // the warm path may forward inline: no tenant header, no allow audit, no signed public route
 	finishAllow        bool   // an allow may be signed, stored or audited: evaluate ends it in finish
 	plainAllow         bool   // not finishAllow, token kept, no tenant header: evaluate ends an allow in plainAllow
 	tenantByHost       bool   // the decision key must include the Host

@@ -191,8 +191,8 @@ func (g *Gatehouse) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	// A configuration the inline warm path does not serve (a tenant header, forwardToken off,
-	// allows audited, signed public routes) replays its cached allows through serve's general
+	// A configuration the inline warm path does not serve (a tenant header, allows audited,
+	// signed public routes) replays its cached allows through serve's general
 	// warm path, the one a request that may carry an override takes.
 	serve(g, rw, req, "", "", g.replaysInServe)
 }
@@ -344,6 +344,9 @@ func warmDecision(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h htt
 			h[g.hNames[i]] = w
 		}
 	}
+	if g.dropToken {
+		delete(h, "Authorization") // forwardToken off (the decision cache's only token source: bearerOnly)
+	}
 	g.next.ServeHTTP(rw, req)
 	return true
 }
@@ -404,6 +407,9 @@ func warmDynamic(g *Gatehouse, rw http.ResponseWriter, req *http.Request, h http
 		if w != nil {
 			h[g.hNames[i]] = w
 		}
+	}
+	if g.dropToken {
+		delete(h, "Authorization") // forwardToken off (the decision cache's only token source: bearerOnly)
 	}
 	g.next.ServeHTTP(rw, req)
 	return true
