@@ -11,7 +11,7 @@
 // round (the median over rounds), and Traefik's own CPU time per request (user + system, read from
 // /proc), which moves less with the machine's load than the rates do.
 //
-//	go -C demo run ./cmd/traefikbench -traefik /path/to/traefik [-duration 8s] [-rounds 2]
+//	go -C demo run ./cmd/traefikbench -traefik /path/to/traefik [-duration 8s] [-rounds 3] [-warmup 3s]
 //
 // Traefik is not part of the repository: build one (go build ./cmd/traefik in a Traefik checkout)
 // or download a release. wrk must be on the PATH (Debian package wrk).
@@ -50,7 +50,8 @@ func main() {
 	traefik := flag.String("traefik", "", "path of the Traefik binary (required)")
 	root := flag.String("root", "..", "the Gatehouse checkout loaded as Traefik's local plugin")
 	duration := flag.Duration("duration", 8*time.Second, "wrk's duration per router and round")
-	rounds := flag.Int("rounds", 2, "rounds (each measures every router once)")
+	rounds := flag.Int("rounds", 3, "rounds (each measures every router once)")
+	warmup := flag.Duration("warmup", 3*time.Second, "an unmeasured load of every router before the first round (the plugins' caches, Traefik's pools and the collector settle)")
 	connections := flag.Int("connections", 16, "wrk's connections")
 	threads := flag.Int("threads", 2, "wrk's threads")
 	profile := flag.String("profile", "", "ROUTER=FILE: write a CPU profile of Traefik (api.debug's pprof) taken while ROUTER is loaded in the last round")
@@ -64,13 +65,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "traefikbench: -profile wants ROUTER=FILE, for example warm=/tmp/warm.prof")
 		os.Exit(2)
 	}
-	if err := run(*traefik, *root, *duration, *rounds, *connections, *threads, profRouter, profFile); err != nil {
+	if err := run(*traefik, *root, *duration, *warmup, *rounds, *connections, *threads, profRouter, profFile); err != nil {
 		fmt.Fprintln(os.Stderr, "traefikbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(traefik, root string, duration time.Duration, rounds, connections, threads int, profRouter, profFile string) error {
+func run(traefik, root string, duration, warmup time.Duration, rounds, connections, threads int, profRouter, profFile string) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not on the PATH (apt-get install wrk)")
 	}
@@ -129,6 +130,13 @@ func run(traefik, root string, duration time.Duration, rounds, connections, thre
 		return fmt.Errorf("%v; Traefik's log:\n%s", err, log)
 	}
 
+	if warmup > 0 {
+		for _, name := range routers {
+			if _, _, err := load(base+"/"+name, token, warmup, connections, threads); err != nil {
+				return fmt.Errorf("warm-up of %s: %v", name, err)
+			}
+		}
+	}
 	rates := map[string][]float64{}
 	cpu := map[string][]float64{}
 	for r := 1; r <= rounds; r++ {
