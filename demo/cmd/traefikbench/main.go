@@ -7,8 +7,8 @@
 //	warm   Gatehouse with an ES256 static key, the same token every request (a cached decision)
 //	cold   the same with cacheSize "0" (every request verifies the token and decides afresh)
 //
-// It reports requests per second per round, each router's rate as a share of "none" in the same
-// round (the median over rounds), and Traefik's own CPU time per request (user + system, read from
+// It reports requests per second per round, each router's rate as a share of the first router
+// measured ("none" unless -routers says otherwise) in the same round (the median over rounds), and Traefik's own CPU time per request (user + system, read from
 // /proc), which moves less with the machine's load than the rates do.
 //
 //	go -C demo run ./cmd/traefikbench -traefik /path/to/traefik [-duration 8s] [-rounds 3] [-warmup 3s]
@@ -54,6 +54,7 @@ func main() {
 	warmup := flag.Duration("warmup", 3*time.Second, "an unmeasured load of every router before the first round (the plugins' caches, Traefik's pools and the collector settle)")
 	connections := flag.Int("connections", 16, "wrk's connections")
 	threads := flag.Int("threads", 2, "wrk's threads")
+	only := flag.String("routers", strings.Join(routers, ","), "the routers measured, in this order (all four are configured)")
 	profile := flag.String("profile", "", "ROUTER=FILE: write a CPU profile of Traefik (api.debug's pprof) taken while ROUTER is loaded in the last round")
 	flag.Parse()
 	if *traefik == "" {
@@ -65,13 +66,20 @@ func main() {
 		fmt.Fprintln(os.Stderr, "traefikbench: -profile wants ROUTER=FILE, for example warm=/tmp/warm.prof")
 		os.Exit(2)
 	}
-	if err := run(*traefik, *root, *duration, *warmup, *rounds, *connections, *threads, profRouter, profFile); err != nil {
+	measured := strings.Split(*only, ",")
+	for _, name := range measured {
+		if !contains(routers, name) {
+			fmt.Fprintf(os.Stderr, "traefikbench: -routers: unknown router %q (want some of %s)\n", name, strings.Join(routers, ","))
+			os.Exit(2)
+		}
+	}
+	if err := run(*traefik, *root, measured, *duration, *warmup, *rounds, *connections, *threads, profRouter, profFile); err != nil {
 		fmt.Fprintln(os.Stderr, "traefikbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(traefik, root string, duration, warmup time.Duration, rounds, connections, threads int, profRouter, profFile string) error {
+func run(traefik, root string, measured []string, duration, warmup time.Duration, rounds, connections, threads int, profRouter, profFile string) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not on the PATH (apt-get install wrk)")
 	}
@@ -131,7 +139,7 @@ func run(traefik, root string, duration, warmup time.Duration, rounds, connectio
 	}
 
 	if warmup > 0 {
-		for _, name := range routers {
+		for _, name := range measured {
 			if _, _, err := load(base+"/"+name, token, warmup, connections, threads); err != nil {
 				return fmt.Errorf("warm-up of %s: %v", name, err)
 			}
@@ -140,7 +148,7 @@ func run(traefik, root string, duration, warmup time.Duration, rounds, connectio
 	rates := map[string][]float64{}
 	cpu := map[string][]float64{}
 	for r := 1; r <= rounds; r++ {
-		for _, name := range routers {
+		for _, name := range measured {
 			before, err := cpuTime(cmd.Process.Pid)
 			if err != nil {
 				return err
@@ -169,14 +177,14 @@ func run(traefik, root string, duration, warmup time.Duration, rounds, connectio
 			fmt.Printf("round %d  %-5s  %9.0f requests/s  %6.1f µs of Traefik CPU per request\n", r, name, rps, cpu[name][len(cpu[name])-1])
 		}
 	}
-	fmt.Printf("\n| router | requests/s (rounds) | ÷ none (median) | Traefik CPU µs per request (median) | beyond none |\n|---|---|---:|---:|---:|\n")
-	noneCPU := median(cpu["none"])
-	for _, name := range routers {
+	fmt.Printf("\n| router | requests/s (rounds) | ÷ %s (median) | Traefik CPU µs per request (median) | beyond %s |\n|---|---|---:|---:|---:|\n", measured[0], measured[0])
+	noneCPU := median(cpu[measured[0]])
+	for _, name := range measured {
 		var cells []string
 		var ratios []float64
 		for i, rps := range rates[name] {
 			cells = append(cells, fmt.Sprintf("%.0f", rps))
-			ratios = append(ratios, rps/rates["none"][i])
+			ratios = append(ratios, rps/rates[measured[0]][i])
 		}
 		fmt.Printf("| %s | %s | %.2f | %.1f | %.1f |\n", name, strings.Join(cells, " / "), median(ratios), median(cpu[name]), median(cpu[name])-noneCPU)
 	}
@@ -402,6 +410,15 @@ func cpuTime(pid int) (time.Duration, error) {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
 }
 
 func median(v []float64) float64 {
