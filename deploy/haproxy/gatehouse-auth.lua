@@ -19,7 +19,8 @@
 --   * 4xx or 5xx: Gatehouse's own denial goes back to the client: status, WWW-Authenticate,
 --     Retry-After, Content-Type, Cache-Control and the problem body. The backend is never called.
 --   * forward-auth unreachable, timed out, or any other answer: 503 or 500, never the backend.
---   * an error inside this script: 500. The `deny ... unless { var(txn.gatehouse_allowed) }` line
+--   * a forward-auth URL that is not http:// or https:// with a host, or an error inside this
+--     script: 500. The `deny ... unless { var(txn.gatehouse_allowed) }` line
 --     is the last guard: an action HAProxy aborted (a Lua error it catches, a yield timeout) leaves
 --     the variable unset, and the request is refused rather than let through.
 
@@ -78,6 +79,11 @@ end
 
 -- ask builds the auth request and returns the reply to send instead of proxying, or nil to proxy.
 local function ask(txn, base)
+   -- HAProxy's httpclient reads any other scheme (a typo such as htps://) as plain HTTP: a token
+   -- meant for TLS would cross the network in clear. Only http:// and https:// with a host pass.
+   if type(base) ~= "string" or not (base:match("^http://[^/]") or base:match("^https://[^/]")) then
+      error("the forward-auth URL " .. tostring(base) .. " is not http:// or https:// with a host")
+   end
    local headers = {}
    for name, vals in pairs(txn.http:req_get_headers()) do
       name = name:lower()

@@ -215,6 +215,10 @@ func TestHAProxyFailsClosed(t *testing.T) {
 			edit: func(c string) string {
 				return regexp.MustCompile(`lua\.gatehouse-auth \S+`).ReplaceAllString(c, "lua.gatehouse-auth http://")
 			}, wantStatus: 500, wantDetail: "authorization failed"},
+		{name: "a forward-auth URL of another scheme (htps://) is a 500, never asked in clear", gatehouse: portOf(fa.URL), path: "/me", token: dave,
+			edit: func(c string) string {
+				return strings.Replace(c, "lua.gatehouse-auth http://", "lua.gatehouse-auth htps://", 1)
+			}, wantStatus: 500, wantDetail: "authorization failed"},
 		{name: "without the action (misplaced or removed) the last guard refuses every request", gatehouse: portOf(fa.URL), path: "/healthz",
 			edit: func(c string) string {
 				return strings.Replace(c, "http-request lua.gatehouse-auth", "# http-request lua.gatehouse-auth", 1)
