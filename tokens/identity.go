@@ -167,7 +167,11 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	} else {
 		raw = c["role"]
 	}
-	if raw != nil {
+	// A tagged switch (here and below) costs the frame no slot for its comparison, where != nil does
+	// (docs/yaegi.md, "Sixth round").
+	switch raw {
+	case nil:
+	default:
 		if id.Roles, refused = listClaim(raw, ","); refused {
 			return pick(n.Roles, "roles")
 		}
@@ -184,15 +188,21 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	} else {
 		raw = c["scp"]
 	}
-	if raw != nil {
+	switch raw {
+	case nil:
+	default:
 		if id.Permissions, refused = listClaim(raw, sep); refused {
 			return pick(n.Permissions, "permissions")
 		}
 	}
-	if c[n.OrgRoles] != nil {
+	switch c[n.OrgRoles] {
+	case nil:
+	default:
 		return nestedClaims(n, c, id)
 	}
-	if c[n.Assignments] != nil {
+	switch c[n.Assignments] {
+	case nil:
+	default:
 		return nestedClaims(n, c, id)
 	}
 	return ""

@@ -104,7 +104,9 @@ func listClaim(raw interface{}, sep string) ([]string, bool) {
 	}
 	for _, s := range list {
 		if trim(s, visibleListASCII) != "" {
-			if !ValidListElement(s) {
+			if ValidListElement(s) {
+				// valid (the empty branch spares the frame a !)
+			} else {
 				return nil, true
 			}
 		}

@@ -218,7 +218,8 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	if err = unmarshalJSON(raw, &claims); err != nil {
 		return nil, nil, ErrMalformed
 	}
-	if claims == nil {
+	switch claims { // a tagged switch: no slot for the comparison (docs/yaegi.md)
+	case nil:
 		return nil, nil, ErrMalformed // "null"
 	}
 	keys := h.keys // nil when alg has no static key (NewVerifier appends each list, never leaves one empty)
@@ -289,7 +290,9 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	}
 	iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is absent or no string
 	if v.issuers != nil {
-		if !v.issuers[iss] {
+		if v.issuers[iss] {
+			// trusted (the empty branch spares the frame a !)
+		} else {
 			return nil, nil, ErrIssuer
 		}
 	}
