@@ -111,7 +111,9 @@ func VerifyToken(v *Verifier, token string) (*Identity, error) {
 		return verifyCached(v, token)
 	}
 	claims, id, err := verifyToken(v, token, v.now())
-	if err != nil {
+	switch err { // no slot for the comparison, as in verifyToken
+	case nil:
+	default:
 		return nil, err
 	}
 	if v.paths != nil {
@@ -138,7 +140,9 @@ func verifyCached(v *Verifier, token string) (*Identity, error) {
 		}
 	}
 	claims, id, err := verifyToken(v, token, now)
-	if err != nil {
+	switch err { // no slot for the comparison, as in verifyToken
+	case nil:
+	default:
 		return nil, err
 	}
 	if v.paths != nil {
@@ -200,31 +204,48 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	cached, known := v.headers.Load(head)
 	var h *jwsHeader
 	var err error
+	// Each error is tested by a tagged switch on the error, which costs the frame no slot where
+	// err != nil costs one (docs/yaegi.md; under Yaegi v0.16.1 case nil matches a nil interface, but
+	// not a nil pointer or map: claims and key keep their == nil).
 	if known {
 		h = cached.(*jwsHeader)
-	} else if h, err = checkHeader(v, head); err != nil {
-		return nil, nil, err
+	} else {
+		h, err = checkHeader(v, head)
+		switch err {
+		case nil:
+		default:
+			return nil, nil, err
+		}
 	}
 	sig, err := decodeSegment(parts[2])
-	if err != nil {
+	switch err {
+	case nil:
+	default:
 		return nil, nil, ErrMalformed
 	}
 	// The payload: a JSON object (RFC 7519 §7.2 steps 9-10).
 	raw, err := decodeSegment(parts[1])
-	if err != nil {
+	switch err {
+	case nil:
+	default:
 		return nil, nil, ErrMalformed
 	}
 	var claims map[string]interface{}
-	if err = unmarshalJSON(raw, &claims); err != nil {
+	err = unmarshalJSON(raw, &claims)
+	switch err {
+	case nil:
+	default:
 		return nil, nil, ErrMalformed
 	}
-	switch claims { // a tagged switch: no slot for the comparison (docs/yaegi.md)
-	case nil:
+	if claims == nil {
 		return nil, nil, ErrMalformed // "null"
 	}
 	keys := h.keys // nil when alg has no static key (NewVerifier appends each list, never leaves one empty)
 	if keys == nil {
-		if keys, err = remoteCandidates(v, h, claims, now); err != nil {
+		keys, err = remoteCandidates(v, h, claims, now)
+		switch err {
+		case nil:
+		default:
 			return nil, nil, err
 		}
 	}
