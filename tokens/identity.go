@@ -137,8 +137,9 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	// compiled check covers them; otherwise singleValues checks each. sub and org are fresh
 	// variables, so "" when their claim is absent or no string, as id.Issuer is for iss.
 	// The common case is tested one if per condition (no ||: see verifyToken).
-	sub, _ := c[n.Subject].(string)
-	org, _ := c[n.Org].(string)
+	// found (reused below) holds their ok, which nothing reads: each _ would be a slot.
+	sub, found := c[n.Subject].(string)
+	org, found := c[n.Org].(string)
 	common := false
 	if sub != "" {
 		if id.Issuer != "" {
@@ -158,7 +159,7 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	// raw, refused and found are reused. A failed comma-ok assignment leaves its value unchanged
 	// under Yaegi, so raw is assigned again whenever found is false.
 	var raw interface{}
-	var refused, found bool
+	var refused bool
 	// Roles: the configured claim, else "roles" (present, even null), else "role"; split on ",".
 	if n.Roles != "" {
 		raw = c[n.Roles]

@@ -309,7 +309,7 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 			}
 		}
 	}
-	iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is absent or no string
+	iss, ok := claims["iss"].(string) // a fresh iss: "" when iss is absent or no string (ok, not _: a _ is a slot)
 	if v.issuers != nil {
 		if v.issuers[iss] {
 			// trusted (the empty branch spares the frame a !)
