@@ -185,9 +185,11 @@ var registeredDates = []string{"exp", "nbf", "iat"}
 // allocates a slot for every variable and intermediate value of the function, executed or not, so
 // the steps a token may skip (header checks once the header is known, remote keys, the audience
 // array) are functions of their own, the three NumericDates are read by one loop body, and no
-// condition is written with && or || (each of those is one more slot). The variables d, f, ok and
-// present are reused; Yaegi leaves the value unchanged when a comma-ok assignment ("d, present =
-// m[k]", "f, ok = d.(float64)") fails, so a reused value is read only after its ok or present.
+// condition is written with && or || (each of those is one more slot). The dates' d, f, ok and
+// present are defined by their comma-ok statements, not by var statements (a var without a value
+// allocates a fresh zero value on every call under Yaegi); Yaegi leaves the value unchanged when a
+// comma-ok assignment ("d, present := m[k]", "f, ok := d.(float64)") fails, and the loop body
+// reuses their slots, so a value is read only after its ok or present.
 func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface{}, *Identity, error) {
 	if len(token) > MaxTokenSize {
 		return nil, nil, ErrTooLarge
@@ -270,13 +272,12 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	unix := now.Unix()
 	var exp, t int64
 	var notBefore int64 = beforeAnyDate // then nbf (0 when absent), then the later of nbf and iat
-	var d interface{}
-	var f float64
-	var ok, present bool
 	for i, name := range registeredDates {
 		t = 0
-		if d, present = claims[name]; present {
-			if f, ok = d.(float64); ok { // ok, not !ok: one slot fewer
+		// d, present, f and ok are one slot each for the three dates; a failed comma-ok leaves its
+		// value unchanged under Yaegi, so d and f are read only after their present or ok.
+		if d, present := claims[name]; present {
+			if f, ok := d.(float64); ok { // ok, not !ok: one slot fewer
 				if f > maxNumericDate {
 					return nil, nil, ErrMalformed
 				}
@@ -309,7 +310,7 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 			}
 		}
 	}
-	iss, ok := claims["iss"].(string) // a fresh iss: "" when iss is absent or no string (ok, not _: a _ is a slot)
+	iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is absent or no string
 	if v.issuers != nil {
 		if v.issuers[iss] {
 			// trusted (the empty branch spares the frame a !)
