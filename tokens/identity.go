@@ -157,13 +157,14 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 		return bad
 	}
 	// raw, refused and found are reused. A failed comma-ok assignment leaves its value unchanged
-	// under Yaegi, so raw is assigned again whenever found is false.
-	var raw interface{}
+	// under Yaegi, so raw is assigned again whenever found is false. raw is defined by the "roles"
+	// lookup, not by a var statement (which allocates a zero value on every call under Yaegi).
 	var refused bool
 	// Roles: the configured claim, else "roles" (present, even null), else "role"; split on ",".
+	raw, found := c["roles"] // a fresh raw: nil when absent
 	if n.Roles != "" {
 		raw = c[n.Roles]
-	} else if raw, found = c["roles"]; found {
+	} else if found {
 		// "roles" it is (the empty branch spares the frame a !found)
 	} else {
 		raw = c["role"]

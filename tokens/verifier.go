@@ -203,14 +203,16 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	}
 	head := parts[0]
 	// The header: a segment whose token verified before is known (see rememberHeader).
-	cached, known := v.headers.Load(head)
-	var h *jwsHeader
+	// (h and known are defined by the assertion, not by a var statement, which allocates a zero
+	// value on every call under Yaegi; the cache holds only *jwsHeader values.)
+	cached, _ := v.headers.Load(head)
+	h, known := cached.(*jwsHeader)
 	var err error
 	// Each error is tested by a tagged switch on the error, which costs the frame no slot where
 	// err != nil costs one (docs/yaegi.md; under Yaegi v0.16.1 case nil matches a nil interface, but
 	// not a nil pointer or map: claims and key keep their == nil).
 	if known {
-		h = cached.(*jwsHeader)
+		// a header of a token verified before
 	} else {
 		h, err = checkHeader(v, head)
 		switch err {
