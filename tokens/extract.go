@@ -97,7 +97,9 @@ func HeaderToken(values []string, authorization bool) (string, error) {
 		}
 	}
 	t, err := bearer(t, authorization)
-	if err != nil {
+	switch err { // no slot for the comparison, as in verifyToken
+	case nil:
+	default:
 		return "", err
 	}
 	if t == "" {

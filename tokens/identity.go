@@ -137,8 +137,9 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	// compiled check covers them; otherwise singleValues checks each. sub and org are fresh
 	// variables, so "" when their claim is absent or no string, as id.Issuer is for iss.
 	// The common case is tested one if per condition (no ||: see verifyToken).
-	sub, _ := c[n.Subject].(string)
-	org, _ := c[n.Org].(string)
+	// found (reused below) holds their ok, which nothing reads: each _ would be a slot.
+	sub, found := c[n.Subject].(string)
+	org, found := c[n.Org].(string)
 	common := false
 	if sub != "" {
 		if id.Issuer != "" {
@@ -156,18 +157,23 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 		return bad
 	}
 	// raw, refused and found are reused. A failed comma-ok assignment leaves its value unchanged
-	// under Yaegi, so raw is assigned again whenever found is false.
-	var raw interface{}
-	var refused, found bool
+	// under Yaegi, so raw is assigned again whenever found is false. raw is defined by the "roles"
+	// lookup, not by a var statement (which allocates a zero value on every call under Yaegi).
+	var refused bool
 	// Roles: the configured claim, else "roles" (present, even null), else "role"; split on ",".
+	raw, found := c["roles"] // a fresh raw: nil when absent
 	if n.Roles != "" {
 		raw = c[n.Roles]
-	} else if raw, found = c["roles"]; found {
+	} else if found {
 		// "roles" it is (the empty branch spares the frame a !found)
 	} else {
 		raw = c["role"]
 	}
-	if raw != nil {
+	// A tagged switch (here and below) costs the frame no slot for its comparison, where != nil does
+	// (docs/yaegi.md, "Sixth round").
+	switch raw {
+	case nil:
+	default:
 		if id.Roles, refused = listClaim(raw, ","); refused {
 			return pick(n.Roles, "roles")
 		}
@@ -184,15 +190,21 @@ func mapIdentity(n *ClaimNames, c map[string]interface{}, id *Identity) string {
 	} else {
 		raw = c["scp"]
 	}
-	if raw != nil {
+	switch raw {
+	case nil:
+	default:
 		if id.Permissions, refused = listClaim(raw, sep); refused {
 			return pick(n.Permissions, "permissions")
 		}
 	}
-	if c[n.OrgRoles] != nil {
+	switch c[n.OrgRoles] {
+	case nil:
+	default:
 		return nestedClaims(n, c, id)
 	}
-	if c[n.Assignments] != nil {
+	switch c[n.Assignments] {
+	case nil:
+	default:
 		return nestedClaims(n, c, id)
 	}
 	return ""

@@ -83,14 +83,17 @@ func padding(r rune) bool { return r == '\uFEFF' || unicode.IsSpace(r) }
 // claim is refused (refused rather than ok, so that callers test it without a !: under Yaegi each
 // ! is one more slot in their frame).
 func listClaim(raw interface{}, sep string) ([]string, bool) {
+	// s and ok serve the string and element assertions and the element loop (under Yaegi a fresh
+	// variable is one more slot, and so is a var statement's zero value); s is read only when ok:
+	// Yaegi leaves s unchanged when an assertion fails.
 	var list []string
-	if s, ok := raw.(string); ok {
+	s, ok := raw.(string)
+	if ok {
 		list = split(s, sep)
 	} else if arr, ok := raw.([]interface{}); ok {
 		list = make([]string, len(arr))
 		for i, e := range arr {
-			// s is read only when ok: Yaegi leaves s unchanged when e is no string.
-			if s, ok := e.(string); ok {
+			if s, ok = e.(string); ok {
 				list[i] = s
 			} else {
 				return nil, true
@@ -102,9 +105,11 @@ func listClaim(raw interface{}, sep string) ([]string, bool) {
 	if len(list) == 0 {
 		return nil, false
 	}
-	for _, s := range list {
+	for _, s = range list {
 		if trim(s, visibleListASCII) != "" {
-			if !ValidListElement(s) {
+			if ValidListElement(s) {
+				// valid (the empty branch spares the frame a !)
+			} else {
 				return nil, true
 			}
 		}

@@ -111,7 +111,9 @@ func VerifyToken(v *Verifier, token string) (*Identity, error) {
 		return verifyCached(v, token)
 	}
 	claims, id, err := verifyToken(v, token, v.now())
-	if err != nil {
+	switch err { // no slot for the comparison, as in verifyToken
+	case nil:
+	default:
 		return nil, err
 	}
 	if v.paths != nil {
@@ -138,7 +140,9 @@ func verifyCached(v *Verifier, token string) (*Identity, error) {
 		}
 	}
 	claims, id, err := verifyToken(v, token, now)
-	if err != nil {
+	switch err { // no slot for the comparison, as in verifyToken
+	case nil:
+	default:
 		return nil, err
 	}
 	if v.paths != nil {
@@ -181,9 +185,11 @@ var registeredDates = []string{"exp", "nbf", "iat"}
 // allocates a slot for every variable and intermediate value of the function, executed or not, so
 // the steps a token may skip (header checks once the header is known, remote keys, the audience
 // array) are functions of their own, the three NumericDates are read by one loop body, and no
-// condition is written with && or || (each of those is one more slot). The variables d, f, ok and
-// present are reused; Yaegi leaves the value unchanged when a comma-ok assignment ("d, present =
-// m[k]", "f, ok = d.(float64)") fails, so a reused value is read only after its ok or present.
+// condition is written with && or || (each of those is one more slot). The dates' d, f, ok and
+// present are defined by their comma-ok statements, not by var statements (a var without a value
+// allocates a fresh zero value on every call under Yaegi); Yaegi leaves the value unchanged when a
+// comma-ok assignment ("d, present := m[k]", "f, ok := d.(float64)") fails, and the loop body
+// reuses their slots, so a value is read only after its ok or present.
 func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface{}, *Identity, error) {
 	if len(token) > MaxTokenSize {
 		return nil, nil, ErrTooLarge
@@ -197,25 +203,42 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	}
 	head := parts[0]
 	// The header: a segment whose token verified before is known (see rememberHeader).
-	cached, known := v.headers.Load(head)
-	var h *jwsHeader
+	// (h and known are defined by the assertion, not by a var statement, which allocates a zero
+	// value on every call under Yaegi; the cache holds only *jwsHeader values.)
+	cached, _ := v.headers.Load(head)
+	h, known := cached.(*jwsHeader)
 	var err error
+	// Each error is tested by a tagged switch on the error, which costs the frame no slot where
+	// err != nil costs one (docs/yaegi.md; under Yaegi v0.16.1 case nil matches a nil interface, but
+	// not a nil pointer or map: claims and key keep their == nil).
 	if known {
-		h = cached.(*jwsHeader)
-	} else if h, err = checkHeader(v, head); err != nil {
-		return nil, nil, err
+		// a header of a token verified before
+	} else {
+		h, err = checkHeader(v, head)
+		switch err {
+		case nil:
+		default:
+			return nil, nil, err
+		}
 	}
 	sig, err := decodeSegment(parts[2])
-	if err != nil {
+	switch err {
+	case nil:
+	default:
 		return nil, nil, ErrMalformed
 	}
 	// The payload: a JSON object (RFC 7519 §7.2 steps 9-10).
 	raw, err := decodeSegment(parts[1])
-	if err != nil {
+	switch err {
+	case nil:
+	default:
 		return nil, nil, ErrMalformed
 	}
 	var claims map[string]interface{}
-	if err = unmarshalJSON(raw, &claims); err != nil {
+	err = unmarshalJSON(raw, &claims)
+	switch err {
+	case nil:
+	default:
 		return nil, nil, ErrMalformed
 	}
 	if claims == nil {
@@ -223,7 +246,10 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	}
 	keys := h.keys // nil when alg has no static key (NewVerifier appends each list, never leaves one empty)
 	if keys == nil {
-		if keys, err = remoteCandidates(v, h, claims, now); err != nil {
+		keys, err = remoteCandidates(v, h, claims, now)
+		switch err {
+		case nil:
+		default:
 			return nil, nil, err
 		}
 	}
@@ -248,13 +274,12 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	unix := now.Unix()
 	var exp, t int64
 	var notBefore int64 = beforeAnyDate // then nbf (0 when absent), then the later of nbf and iat
-	var d interface{}
-	var f float64
-	var ok, present bool
 	for i, name := range registeredDates {
 		t = 0
-		if d, present = claims[name]; present {
-			if f, ok = d.(float64); ok { // ok, not !ok: one slot fewer
+		// d, present, f and ok are one slot each for the three dates; a failed comma-ok leaves its
+		// value unchanged under Yaegi, so d and f are read only after their present or ok.
+		if d, present := claims[name]; present {
+			if f, ok := d.(float64); ok { // ok, not !ok: one slot fewer
 				if f > maxNumericDate {
 					return nil, nil, ErrMalformed
 				}
@@ -289,7 +314,9 @@ func verifyToken(v *Verifier, token string, now time.Time) (map[string]interface
 	}
 	iss, _ := claims["iss"].(string) // a fresh variable: "" when iss is absent or no string
 	if v.issuers != nil {
-		if !v.issuers[iss] {
+		if v.issuers[iss] {
+			// trusted (the empty branch spares the frame a !)
+		} else {
 			return nil, nil, ErrIssuer
 		}
 	}
