@@ -268,18 +268,20 @@ func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource [
 // org roles, assignments or token permissions to merge) it builds each list once,
 // without the copies Grants makes for the general case.
 func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (roles, perms string) {
-	// The cases of joinGrants one if each: under Yaegi a || costs more than another return.
+	// The cases of joinGrants one if each: under Yaegi a || costs more than another return. An
+	// empty but non-nil list or map goes to joinGrants too (the same answer): x != nil is one
+	// slot less than len(x) != 0 under Yaegi.
 	if org != id.Org {
 		return joinGrants(p, opts, id, org, resource)
 	}
-	if len(id.OrgRoles) != 0 {
+	if id.OrgRoles != nil {
 		return joinGrants(p, opts, id, org, resource)
 	}
-	if len(id.Assignments) != 0 {
+	if id.Assignments != nil {
 		return joinGrants(p, opts, id, org, resource)
 	}
 	if opts.TrustTokenPermissions {
-		if len(id.Permissions) != 0 {
+		if id.Permissions != nil {
 			return joinGrants(p, opts, id, org, resource)
 		}
 	}
