@@ -54,18 +54,19 @@ var ErrUnsafePath = errors.New("unsafe request path")
 // Split looks at escapes only in segments that contain a "%", and at code points only in segments
 // that escape a byte ≥ 0x80.
 func Split(escaped string) ([]string, error) {
-	// One test for "" and a first byte other than '/': under Yaegi two slots fewer than
-	// escaped == "" and escaped[0] != '/'.
-	if strHasPrefix(escaped, "/") {
-		if strContains(escaped, "//") {
-			return nil, ErrUnsafePath
-		}
-		if strTrimLeft(escaped, plainPathBytes) != "" {
-			return splitChecked(escaped) // a "." or a "%" (or a refused byte)
-		}
-		return strSplit(escaped[1:], "/"), nil
+	if escaped == "" {
+		return nil, ErrUnsafePath
 	}
-	return nil, ErrUnsafePath
+	if escaped[0] != '/' {
+		return nil, ErrUnsafePath
+	}
+	if strContains(escaped, "//") {
+		return nil, ErrUnsafePath
+	}
+	if strTrimLeft(escaped, plainPathBytes) != "" {
+		return splitChecked(escaped) // a "." or a "%" (or a refused byte)
+	}
+	return strSplit(escaped[1:], "/"), nil
 }
 
 // Split's compiled calls go through package variables: under Yaegi the selector of a package
@@ -73,10 +74,9 @@ func Split(escaped string) ([]string, error) {
 // names it, run or not, where a package variable is none (Split: 15 slots -> 12; returning the
 // split directly instead of through a local: 10).
 var (
-	strHasPrefix = strings.HasPrefix
-	strContains  = strings.Contains
-	strTrimLeft  = strings.TrimLeft
-	strSplit     = strings.Split
+	strContains = strings.Contains
+	strTrimLeft = strings.TrimLeft
+	strSplit    = strings.Split
 )
 
 // plainPathBytes are pathBytes without "." and "%": a path made of them alone has neither dot
