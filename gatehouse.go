@@ -130,6 +130,10 @@ func fail(g *Gatehouse, rw http.ResponseWriter, req *http.Request, r interface{}
 // builds it if it stores the allow). A plain function with its rare branches in their own
 // functions: under Yaegi a call reserves room for every variable and intermediate value of the
 // function it enters, taken or not.
+// strToUpper is strings.ToUpper for evaluate: under Yaegi a package variable is no frame slot,
+// where a compiled package's function named in the frame is one.
+var strToUpper = strings.ToUpper
+
 func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 	path := req.URL.EscapedPath()
 	// One if per refusal, not ||: under Yaegi a || costs more than another return.
@@ -140,7 +144,7 @@ func evaluate(g *Gatehouse, req *http.Request, key string) *outcome {
 		return refused(g, req, path)
 	}
 	method := req.Method
-	if strings.ToUpper(method) != method {
+	if strToUpper(method) != method {
 		return refused(g, req, path)
 	}
 	segs, err := matcher.Split(path)

@@ -99,7 +99,7 @@ func decidePermission(p *Policy, opts Options, id *tokens.Identity, d Decision, 
 	// The token's roles are tokenRoles(id, org); when no org roles count, they are id.Roles, read
 	// here without a call.
 	roles := id.Roles
-	if len(id.OrgRoles) != 0 {
+	if id.OrgRoles != nil { // empty: tokenRoles gives id.Roles too; a slot less than len under Yaegi
 		roles = tokenRoles(id, org)
 	}
 	if org != id.Org {
@@ -268,18 +268,20 @@ func Grants(p *Policy, opts Options, id *tokens.Identity, org string, resource [
 // org roles, assignments or token permissions to merge) it builds each list once,
 // without the copies Grants makes for the general case.
 func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (roles, perms string) {
-	// The cases of joinGrants one if each: under Yaegi a || costs more than another return.
+	// The cases of joinGrants one if each: under Yaegi a || costs more than another return. An
+	// empty but non-nil list or map goes to joinGrants too (the same answer): x != nil is one
+	// slot less than len(x) != 0 under Yaegi.
 	if org != id.Org {
 		return joinGrants(p, opts, id, org, resource)
 	}
-	if len(id.OrgRoles) != 0 {
+	if id.OrgRoles != nil {
 		return joinGrants(p, opts, id, org, resource)
 	}
-	if len(id.Assignments) != 0 {
+	if id.Assignments != nil {
 		return joinGrants(p, opts, id, org, resource)
 	}
 	if opts.TrustTokenPermissions {
-		if len(id.Permissions) != 0 {
+		if id.Permissions != nil {
 			return joinGrants(p, opts, id, org, resource)
 		}
 	}
@@ -299,7 +301,7 @@ func GrantHeaders(p *Policy, opts Options, id *tokens.Identity, org string, reso
 // when the policy was built (Policy.joined); under Yaegi the steps that build the lists are
 // functions of their own, so that the request path reserves no room for them.
 func policyHeaders(p *Policy, opts Options, id *tokens.Identity, org string, resource []string) (string, string) {
-	if len(p.grants[id.Subject+"\x00"+org]) != 0 {
+	if p.grants[id.Subject+"\x00"+org] != nil { // never an empty list: != nil is a slot less than len
 		return joinGrants(p, opts, id, org, resource)
 	}
 	list := id.Roles
