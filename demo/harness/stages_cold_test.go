@@ -1,6 +1,9 @@
 package harness
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -368,7 +371,23 @@ func coldCases(b testing.TB) []coldCase {
 		{name: "a crit header is refused", token: hs(base(nil), map[string]interface{}{"crit": []string{"exp"}})},
 		{name: "an HS384 token is refused when only HS256 and ES256 are allowed", token: mint(b, "HS384", base(nil), nil)},
 		{name: "a tampered payload is refused", token: tamper(hs(base(nil), nil))},
+		// JSON that is not an object, signed: under Yaegi v0.16.1 "case nil" in a switch does not
+		// match a nil map, so a null payload or header must be told from an empty object by ==.
+		{name: "a null payload is malformed", token: signedHS256(`{"alg":"HS256","typ":"JWT"}`, `null`)},
+		{name: "a null header is malformed", token: signedHS256(`null`, `{"sub":"alice"}`)},
+		{name: "an array payload is malformed", token: signedHS256(`{"alg":"HS256"}`, `[]`)},
+		{name: "a string payload is malformed", token: signedHS256(`{"alg":"HS256"}`, `"alice"`)},
+		{name: "an empty object payload lacks exp", token: signedHS256(`{"alg":"HS256"}`, `{}`)},
 	}
+}
+
+// signedHS256 signs a header and a payload given as raw JSON text (which need not be objects)
+// with the harness secret.
+func signedHS256(header, payload string) string {
+	in := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(in))
+	return in + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // coldDescribe is the Go source of ColdDescribe, compiled into this test and evaluated by Yaegi:
