@@ -30,7 +30,9 @@ type Gatehouse struct {
 	controlPlane       bool           // remote or lookup: the policy comes (partly) from the control plane
 	dynamic            bool           // the policy may change after New (policyFile or controlPlane)
 	issuers            []string       // the trusted issuers, for checking bundles
-	bundleSeen         *bundleCheck   // the last bundle checked against the routes
+	bundleSeen         *bundleCheck   // the last bundle or policy-file parse checked against the routes
+	policySource       string         // the audit-style JSON member naming it: ,"policyURL":"…" or ,"policyFile":"…"
+	policyNoun         string         // "bundle" or "policy file", in reportBundle's lines
 	trust              policy.Options
 	forwardToken       bool
 	dropToken          bool // !forwardToken, for the inline warm path (one slot less than the !)
@@ -352,9 +354,19 @@ func basePolicy(g *Gatehouse, now time.Time) *policy.Policy {
 		return p
 	}
 	if g.policyFile != nil {
-		return policy.CurrentFile(g.policyFile, now)
+		return currentFile(g, now)
 	}
 	return g.staticPolicy
+}
+
+// currentFile is the policy file's current parse, checked against the routes the first time a
+// request meets it (a reload that drops a permission a route requires is reported, as a bundle's).
+func currentFile(g *Gatehouse, now time.Time) *policy.Policy {
+	p := policy.CurrentFile(g.policyFile, now)
+	if p != nil {
+		checkBundle(g, p)
+	}
+	return p
 }
 
 // dynamicPolicy returns the policy in force for id when it can change after New (policyFile,
@@ -364,7 +376,7 @@ func dynamicPolicy(g *Gatehouse, id *tokens.Identity) *policy.Policy {
 	if g.controlPlane {
 		return controlPlanePolicy(g, id, time.Now())
 	}
-	return g.policyFile.Current(time.Now())
+	return currentFile(g, time.Now())
 }
 
 // controlPlanePolicy returns the policy that decides for id: the base policy with, under
@@ -420,7 +432,7 @@ func reportBundle(g *Gatehouse, p *policy.Policy) {
 	for _, r := range g.routes.Routes {
 		req := r.Requirement
 		if req != matcher.Public && req != matcher.Authenticated && req != matcher.Deny && !p.HasPermission(req) {
-			problems = append(problems, "routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+" requires "+strconv.Quote(req)+", which the bundle does not declare: its requests are denied")
+			problems = append(problems, "routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+" requires "+strconv.Quote(req)+", which the "+g.policyNoun+" does not declare: its requests are denied")
 		}
 	}
 	if g.trust.IssuerQualified {
@@ -434,7 +446,7 @@ func reportBundle(g *Gatehouse, p *policy.Policy) {
 		}
 	}
 	if len(problems) > 0 {
-		_, _ = os.Stderr.WriteString(`{"gatehouse":` + jsonString(g.name) + `,"policyURL":` + jsonString(g.remote.URL()) + `,"error":` + jsonString(strings.Join(problems, "; ")) + "}\n")
+		_, _ = os.Stderr.WriteString(`{"gatehouse":` + jsonString(g.name) + g.policySource + `,"error":` + jsonString(strings.Join(problems, "; ")) + "}\n")
 	}
 }
 

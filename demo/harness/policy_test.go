@@ -307,3 +307,51 @@ func TestPolicyFileRevocation(t *testing.T) {
 		}
 	}
 }
+
+// TestAPolicyFileEditThatDropsARoutesPermissionIsReported: New refuses a policy file that does not
+// declare a permission a route requires; an edit made after New that drops one is reported once,
+// when a request first meets the new parse (one JSON line naming the file, the route and the
+// permission), and that route's requests are denied, as a bundle's are.
+func TestAPolicyFileEditThatDropsARoutesPermissionIsReported(t *testing.T) {
+	routes := []string{"GET /orgs/{org}/posts posts:read", "POST /orgs/{org}/posts posts:create"}
+	both := "permissions: [posts:read, posts:create]\nroles:\n  user: [posts:read, posts:create]\n"
+	readOnly := "permissions: [posts:read]\nroles:\n  user: [posts:read]\n"
+	for _, l := range loaders(t) {
+		t.Run(l.Name(), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "policy.yaml")
+			if err := os.WriteFile(path, []byte(both), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			h, _ := instance(t, l, baseConfig("routes", routes, "policyFile", path, "policyReload", "10ms"))
+			tok := mint(t, "ES256", claims("alice", "acme", []string{"user"}, nil), nil)
+			create := request{method: "POST", path: "/orgs/acme/posts", token: tok}
+			if lines := captureStderr(t, func() {
+				if rec := serve(h, create); rec.Code != 200 {
+					t.Fatalf("before the edit: %d", rec.Code)
+				}
+			}); len(lines) != 0 {
+				t.Fatalf("the policy New checked was reported: %q", lines)
+			}
+			if err := os.WriteFile(path, []byte(readOnly), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(30 * time.Millisecond)
+			lines := captureStderr(t, func() {
+				if rec := serve(h, create); rec.Code != 403 {
+					t.Errorf("after the edit: %d, want 403", rec.Code)
+				}
+				serve(h, create)
+			})
+			var reports []string
+			for _, line := range lines {
+				if strings.Contains(line, `"policyFile":`) {
+					reports = append(reports, line)
+				}
+			}
+			if len(reports) != 1 || !strings.Contains(reports[0], `routes[1] \"POST /orgs/{org}/posts posts:create\" requires \"posts:create\", which the policy file does not declare`) ||
+				!strings.Contains(reports[0], strings.ReplaceAll(path, `\`, `\\`)) {
+				t.Fatalf("want one report naming the file, the route and the permission; stderr: %q", lines)
+			}
+		})
+	}
+}
