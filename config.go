@@ -585,8 +585,6 @@ func buildPolicy(p *problems, g *Gatehouse, c *Config, issuers []string) *policy
 		g.policyFile = f
 		g.dynamic = true
 		g.bundleSeen = &bundleCheck{}
-		g.policySource = `,"policyFile":` + jsonString(c.PolicyFile)
-		g.policyNoun = "policy file"
 		first := policy.CurrentFile(f, time.Now())
 		g.bundleSeen.seen = first // checked here, by New's own checks
 		return first
@@ -656,8 +654,6 @@ func buildControlPlane(p *problems, g *Gatehouse, c *Config, issuers []string, r
 		}
 		g.remote = policy.SharedRemote(policyURL, keys, keyText, credential, reload)
 		g.bundleSeen = &bundleCheck{}
-		g.policySource = `,"policyURL":` + jsonString(g.remote.URL())
-		g.policyNoun = "bundle"
 	}
 	if lookupURL != "" {
 		buildLookup(p, g, c, lookupURL, issuers, keys, keyText, credential)

@@ -31,8 +31,6 @@ type Gatehouse struct {
 	dynamic            bool           // the policy may change after New (policyFile or controlPlane)
 	issuers            []string       // the trusted issuers, for checking bundles
 	bundleSeen         *bundleCheck   // the last bundle or policy-file parse checked against the routes
-	policySource       string         // the audit-style JSON member naming it: ,"policyURL":"…" or ,"policyFile":"…"
-	policyNoun         string         // "bundle" or "policy file", in reportBundle's lines
 	trust              policy.Options
 	forwardToken       bool
 	dropToken          bool // !forwardToken, for the inline warm path (one slot less than the !)
@@ -428,11 +426,19 @@ func checkBundle(g *Gatehouse, p *policy.Policy) {
 // under Yaegi checkBundle's early return would otherwise still reserve all of this on every
 // request that reads the bundle.
 func reportBundle(g *Gatehouse, p *policy.Policy) {
+	noun := "bundle"
+	var source string
+	if g.remote != nil {
+		source = `,"policyURL":` + jsonString(g.remote.URL())
+	} else {
+		noun = "policy file"
+		source = `,"policyFile":` + jsonString(g.policyFile.Path())
+	}
 	var problems []string
 	for _, r := range g.routes.Routes {
 		req := r.Requirement
 		if req != matcher.Public && req != matcher.Authenticated && req != matcher.Deny && !p.HasPermission(req) {
-			problems = append(problems, "routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+" requires "+strconv.Quote(req)+", which the "+g.policyNoun+" does not declare: its requests are denied")
+			problems = append(problems, "routes["+strconv.Itoa(r.Index)+"] "+strconv.Quote(r.Text)+" requires "+strconv.Quote(req)+", which the "+noun+" does not declare: its requests are denied")
 		}
 	}
 	if g.trust.IssuerQualified {
@@ -446,7 +452,7 @@ func reportBundle(g *Gatehouse, p *policy.Policy) {
 		}
 	}
 	if len(problems) > 0 {
-		_, _ = os.Stderr.WriteString(`{"gatehouse":` + jsonString(g.name) + g.policySource + `,"error":` + jsonString(strings.Join(problems, "; ")) + "}\n")
+		_, _ = os.Stderr.WriteString(`{"gatehouse":` + jsonString(g.name) + source + `,"error":` + jsonString(strings.Join(problems, "; ")) + "}\n")
 	}
 }
 

@@ -125,6 +125,9 @@ func SharedFileCount() int {
 // passed since its last check and the file changed.
 func (f *File) Current(now time.Time) *Policy { return CurrentFile(f, now) }
 
+// Path is the file's path, as configured.
+func (f *File) Path() string { return f.entry.path }
+
 // CurrentFile is Current as a plain function, the one implementation: under Yaegi a method call
 // costs about 28 allocations more than a plain call, and every request under policyFile makes it.
 func CurrentFile(f *File, now time.Time) *Policy {

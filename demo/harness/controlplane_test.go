@@ -732,3 +732,33 @@ func TestControlPlaneConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// TestABundleThatDropsARoutesPermissionIsReported: a bundle that does not declare a permission a
+// route requires is served (its requests are denied) and reported once, on the request that first
+// meets it: one error line naming policyURL, the route and the permission.
+func TestABundleThatDropsARoutesPermissionIsReported(t *testing.T) {
+	for _, l := range loaders(t) {
+		t.Run(l.Name(), func(t *testing.T) {
+			skipInterpretedUnderRace(t, l)
+			cp := newControlPlane(t, true)
+			cp.set(func(cp *controlPlane) {
+				cp.doc = `{"permissions":["posts:read"],"roles":{"user":["posts:read"]},"assignments":[{"subject":"alice","org":"acme","role":"user"}]}`
+			})
+			h, _ := instance(t, l, bundleConfig(cp))
+			tok := aliceToken(t)
+			lines := captureStderr(t, func() {
+				if rec := serve(h, deletePost.with(tok)); rec.Code != 403 {
+					t.Errorf("a route whose permission the bundle does not declare: %d, want 403", rec.Code)
+				}
+				if rec := serve(h, request{path: "/orgs/acme/posts"}.with(tok)); rec.Code != 200 {
+					t.Errorf("a declared permission: %d, want 200", rec.Code)
+				}
+			})
+			reports := errorLines(lines, cp.URL)
+			if len(reports) != 1 || !strings.Contains(reports[0], `"policyURL":`) ||
+				!strings.Contains(reports[0], `requires \"posts:delete\", which the bundle does not declare`) {
+				t.Fatalf("want one report naming the bundle, the route and the permission; stderr: %q", lines)
+			}
+		})
+	}
+}
