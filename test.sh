@@ -18,8 +18,8 @@ go test -race -count=1 ./...
 echo "== demo module: Yaegi harness (every scenario compiled and interpreted), JWKS oracle, compose check, walkthrough"
 go -C demo vet ./...
 go -C demo test -race -count=1 ./...
-echo "== demo module: concurrency, registry release and the warm-path budget through Yaegi (without -race: the interpreter's own frames race, and timings need it off)"
-go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers|TestCancelledMiddlewaresGiveSharedSourcesBack|TestTheWarmPathStaysWithinItsBudget' -v ./harness | grep -E '^(---|ok|FAIL|PASS)|guard_test'
+echo "== demo module: concurrency, registry release, the warm-path budget and the replay of every caching configuration through Yaegi (without -race: the interpreter's own frames race, and timings need it off)"
+go -C demo test -count=1 -run 'TestConcurrentRequestsGetTheSequentialAnswers|TestCancelledMiddlewaresGiveSharedSourcesBack|TestTheWarmPathStaysWithinItsBudget|TestEveryCachingConfigurationReplaysUnderYaegi' -v ./harness | grep -E '^(---|ok|FAIL|PASS)|guard_test'
 
 echo "== server module: forward-auth behind real nginx, Caddy and HAProxy; the control plane (store, admin API, CLI, audit, review) on a real PostgreSQL; the web UI in real Chromium"
 go -C server vet ./...     # two lines, not "&&": under set -e a failure left of && would not stop the script
